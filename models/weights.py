@@ -1,0 +1,48 @@
+"""Saving and loading our own trained weights (safetensors) and model cards (JSON).
+
+Weights are stored in fp16 to keep each file small; they are cast back to the
+model's dtype on load. Nothing here unpickles: safetensors holds tensors only.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+
+def save_weights(model: nn.Module, path: Path) -> None:
+    state = {}
+    for key, value in model.state_dict().items():
+        value = value.detach().cpu()
+        state[key] = value.half() if value.is_floating_point() else value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+
+
+def load_weights(model: nn.Module, path: Path) -> nn.Module:
+    """Load a safetensors file into ``model`` (strict), casting fp16 back; eval mode."""
+    state = load_file(str(path))
+    own = model.state_dict()
+    state = {k: v.to(own[k].dtype) if k in own else v for k, v in state.items()}
+    model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+def write_card(card: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
+    tmp.replace(path)
+
+
+def read_card(path: Path) -> dict | None:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
