@@ -122,3 +122,12 @@ class Discriminator(nn.Module):
         x, record = self.attn(self.block1(img))
         x = self.block2(x).sum(dim=(2, 3))                         # (B, W) sum pooling as in SAGAN's D
         return self.head(x)[:, 0], (record,)
+
+
+class SAGAN(nn.Module):
+    """G and D in one module so one safetensors file holds both (prefixes generator., discriminator.)."""
+
+    def __init__(self, z_dim: int = 64, width: int = 64):
+        super().__init__()
+        self.generator = Generator(z_dim, width)
+        self.discriminator = Discriminator(width)

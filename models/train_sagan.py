@@ -20,24 +20,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 from tqdm import tqdm
 
 from models.device import describe_device, pick_device
 from models.fashion import DATA_DIR, load_split
-from models.sagan import Discriminator, Generator
-from models.weights import ASSETS, save_weights, write_card
+from models.sagan import SAGAN
+from models.weights import ASSETS, read_card, save_weights, write_card
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class SAGAN(nn.Module):
-    """G and D in one module so one safetensors file holds both (prefixes generator., discriminator.)."""
-
-    def __init__(self, z_dim: int = 64, width: int = 64):
-        super().__init__()
-        self.generator = Generator(z_dim, width)
-        self.discriminator = Discriminator(width)
 
 
 def parse_args(argv):
@@ -53,6 +43,8 @@ def parse_args(argv):
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--checkpoint-every", type=int, default=250)
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--refresh-card", action="store_true",
+                   help="only add the descriptive fields to an existing assets/sagan.json")
     p.add_argument("--out", type=Path, default=ASSETS)
     p.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints")
     p.add_argument("--data-dir", type=Path, default=DATA_DIR)
@@ -118,8 +110,26 @@ def train_gan(gan: SAGAN, images: np.ndarray, *, steps, batch, lr_g, lr_d, seed,
             "g_loss_last200": float(tail[:, 1].mean())}
 
 
+DESCRIPTION = {
+    "task": "unconditional generation of 28x28 Fashion-MNIST items (GAN)",
+    "source": "trained here: python -m models.train sagan",
+    "page": "Image lab",
+    "trained_here": True,
+}
+
+
 def main(argv) -> int:
     args = parse_args(argv)
+    if args.refresh_card:
+        # Only the descriptive fields above; every number stays what the run wrote.
+        path = args.out / "sagan.json"
+        card = read_card(path)
+        if card is None:
+            print(f"no card at {path}", file=sys.stderr)
+            return 1
+        write_card({**card, **DESCRIPTION, "source": "trained here: " + card.get("command", "")}, path)
+        print(f"refreshed {path}")
+        return 0
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -160,6 +170,8 @@ def main(argv) -> int:
         "quality": "not measured (no FID/IS reference network offline); judge the samples on the page",
         "weights": weights.name,
     }
+    card.update(DESCRIPTION)
+    card["source"] = "trained here: " + card["command"]
     write_card(card, args.out / "sagan.json")
     print(f"sagan: {args.steps} steps in {card['training_time_s']} s; gamma G {card['gamma']['generator']}, "
           f"D {card['gamma']['discriminator']}; d_loss {card['d_loss_last200']}, g_loss {card['g_loss_last200']}")

@@ -1,0 +1,205 @@
+"""Streamlit glue for the image lab: cached model loading, inputs, cached inference.
+
+Models load once per process (st.cache_resource, used read-only under
+torch.inference_mode, so sessions can share them). The forward pass is cached per
+(arch, input) with st.cache_data; a clicked pixel only recomputes one affinity row
+from the cached stage-1 features, never the forward pass or an HW x HW matrix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+import torch
+from PIL import Image, ImageOps
+
+from models.classifiers import ARCHS, NL_MODES, SpatialClassifier
+from models.device import pick_device
+from models.fashion import CANVAS, CLASSES, DatasetMissing, classification_scene
+from models.sagan import SAGAN
+from models.weights import ASSETS, load_weights, read_card
+
+ARCH_TITLES = {
+    "baseline": "Baseline (no attention)",
+    "nl_gaussian": "NL Gaussian",
+    "nl_embedded": "NL embedded Gaussian",
+    "nl_dot": "NL dot product",
+    "nl_concat": "NL concatenation",
+    "dnl": "Disentangled NL",
+    "cbam_channel": "CBAM channel only",
+    "cbam_full": "CBAM channel + spatial",
+}
+GRID = (16, 16)  # where NL/DNL sit: stage-1 output of the 64 x 64 input
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """What the classifiers see: a 64 x 64 uint8 canvas, plus ground truth when known."""
+
+    image: np.ndarray
+    label: int | None
+    box: tuple[int, int, int, int] | None
+    source: str
+
+    @property
+    def key(self) -> str:
+        """A short hashable id for caches (the pixels, not the name)."""
+        return hashlib.sha1(self.image.tobytes()).hexdigest()[:16]
+
+
+def card_path(arch: str, assets: Path = ASSETS) -> Path:
+    return assets / f"spatial_{arch}.json"
+
+
+def available_archs(assets: Path = ASSETS) -> list[str]:
+    return [a for a in ARCHS if (assets / f"spatial_{a}.safetensors").is_file()
+            and card_path(a, assets).is_file()]
+
+
+@st.cache_data(show_spinner=False)
+def load_card(arch: str) -> dict | None:
+    return read_card(card_path(arch))
+
+
+@st.cache_data(show_spinner=False)
+def load_sagan_card() -> dict | None:
+    return read_card(ASSETS / "sagan.json")
+
+
+@st.cache_resource(show_spinner="Loading model…")
+def load_classifier(arch: str) -> SpatialClassifier:
+    card = read_card(card_path(arch)) or {}
+    width = int(card.get("hyperparameters", {}).get("width", 16))
+    model = SpatialClassifier(arch, width=width)
+    load_weights(model, ASSETS / f"spatial_{arch}.safetensors")
+    return model.to(pick_device()).eval()
+
+
+@st.cache_resource(show_spinner="Loading SAGAN…")
+def load_sagan() -> SAGAN | None:
+    path = ASSETS / "sagan.safetensors"
+    if not path.is_file():
+        return None
+    card = read_card(ASSETS / "sagan.json") or {}
+    hp = card.get("hyperparameters", {})
+    gan = SAGAN(int(hp.get("z_dim", 64)), int(hp.get("width", 64)))
+    load_weights(gan, path)
+    return gan.to(pick_device()).eval()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def test_scene(index: int) -> ModelInput:
+    s = classification_scene("test", int(index))
+    return ModelInput(image=s.image, label=s.label, box=s.box, source=f"test scene {index}")
+
+
+def upload_to_input(image: Image.Image, invert: bool, name: str) -> ModelInput:
+    """Any RGB picture -> the 64 x 64 grey canvas the models take.
+
+    Fit inside the canvas keeping the aspect ratio (padded with black, the scenes'
+    background); optionally invert, since Fashion-MNIST items are light on dark.
+    """
+    grey = image.convert("L")
+    if invert:
+        grey = ImageOps.invert(grey)
+    grey = ImageOps.contain(grey, (CANVAS, CANVAS), Image.BILINEAR)
+    canvas = Image.new("L", (CANVAS, CANVAS), 0)
+    canvas.paste(grey, ((CANVAS - grey.width) // 2, (CANVAS - grey.height) // 2))
+    return ModelInput(image=np.asarray(canvas, dtype=np.uint8), label=None, box=None, source=name)
+
+
+def _tensor(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(image.astype(np.float32) / 255.0)[None, None].to(pick_device())
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def run_classifier(arch: str, key: str, _image: np.ndarray) -> dict:
+    """One forward pass: class probabilities and the small maps (CBAM gates, DNL unary).
+
+    ``key`` identifies the pixels (``_image`` is not hashed by Streamlit). Pairwise maps
+    are not returned whole: rows come from ``affinity_row``.
+    """
+    model = load_classifier(arch)
+    with torch.inference_mode():
+        logits, records = model(_tensor(_image))
+    out = {"probs": torch.softmax(logits, -1)[0].cpu().numpy(), "maps": {}}
+    for r in records:
+        if r.kind in ("channel", "spatial", "unary"):
+            out["maps"][r.name] = r.numpy()[0]
+    return out
+
+
+@st.cache_data(show_spinner=False, max_entries=1024)
+def affinity_row(arch: str, key: str, _image: np.ndarray, row: int, col: int) -> dict[str, np.ndarray]:
+    """The clicked query's map(s) on the 16 x 16 grid, from one row (no N x N matrix)."""
+    model = load_classifier(arch)
+    with torch.inference_mode():
+        got = model.attention_row(_tensor(_image), (row, col))
+    if isinstance(got, dict):
+        return {k: v[0].reshape(GRID).cpu().numpy() for k, v in got.items()}
+    return {"affinity": got[0].reshape(GRID).cpu().numpy()}
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def sagan_samples(seed: int, n: int) -> np.ndarray:
+    gan = load_sagan()
+    g = torch.Generator().manual_seed(int(seed))
+    z = torch.randn(n, gan.generator.z_dim, generator=g).to(pick_device())
+    with torch.inference_mode():
+        images, _ = gan.generator(z)
+    return ((images[:, 0].cpu().numpy() + 1.0) * 127.5).clip(0, 255)      # (n, 28, 28)
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def sagan_row(seed: int, n: int, sample: int, row: int, col: int) -> np.ndarray:
+    """The generator's attention for one output location of one sample: (14, 14)."""
+    gan = load_sagan()
+    g = torch.Generator().manual_seed(int(seed))
+    z = torch.randn(n, gan.generator.z_dim, generator=g)[sample : sample + 1].to(pick_device())
+    with torch.inference_mode():
+        feats = gan.generator.trunk(z)                                    # (1, C, 14, 14)
+        w = gan.generator.attn.attention_row(feats, (row, col))           # (1, 196)
+    return w[0].reshape(14, 14).cpu().numpy()
+
+
+def query_from_selection(event, grid: tuple[int, int]) -> tuple[int, int] | None:
+    """(row, col) from a plotly selection event whose points carry customdata [row, col]."""
+    try:
+        points = event["selection"]["points"]
+    except (KeyError, TypeError):
+        return None
+    for p in points:
+        data = p.get("customdata") if isinstance(p, dict) else None
+        if data is not None and len(data) >= 2:
+            r, c = int(data[0]), int(data[1])
+            if 0 <= r < grid[0] and 0 <= c < grid[1]:
+                return r, c
+    return None
+
+
+def click_to_state(chart_key: str, row_key: str, col_key: str, grid: tuple[int, int]):
+    """A callback for st.plotly_chart(on_select=...): copies the clicked cell into the
+    row/col number inputs, which stay usable on their own (keyboard, tests)."""
+
+    def callback():
+        q = query_from_selection(st.session_state.get(chart_key), grid)
+        if q is not None:
+            st.session_state[row_key], st.session_state[col_key] = q
+
+    return callback
+
+
+def class_name(label: int | None) -> str:
+    return CLASSES[label] if label is not None and 0 <= label < len(CLASSES) else "unknown"
+
+
+__all__ = [
+    "ARCH_TITLES", "ARCHS", "NL_MODES", "GRID", "DatasetMissing", "ModelInput", "available_archs",
+    "load_card", "load_classifier", "load_sagan", "load_sagan_card", "test_scene", "upload_to_input",
+    "run_classifier", "affinity_row", "sagan_samples", "sagan_row", "query_from_selection",
+    "click_to_state", "class_name",
+]

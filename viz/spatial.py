@@ -1,0 +1,156 @@
+"""Figures for the image lab: arrays in, plotly figures out.
+
+numpy + plotly only (no torch, no streamlit, no file I/O). Images are (H, W) grey
+arrays in canvas pixels; attention maps are (h, w) grids that cover the same canvas
+(one cell = H/h x W/w pixels) and are drawn over the image, never resampled here.
+Every title and label passes through html.escape (plotly renders a subset of HTML).
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import plotly.graph_objects as go
+
+MAP_COLORSCALE = "Inferno"
+BOX_COLOR = "#00e676"
+QUERY_COLOR = "#00b0ff"
+
+
+def _esc(text: str) -> str:
+    return html.escape(str(text), quote=False)
+
+
+def _check_image(image) -> np.ndarray:
+    img = np.asarray(image, dtype=np.float32)
+    if img.ndim != 2 or min(img.shape) == 0:
+        raise ValueError(f"image must be a non-empty 2-D (H, W) array, got shape {img.shape}")
+    return img
+
+
+def _base(image: np.ndarray, title: str, size: int) -> go.Figure:
+    img = _check_image(image)
+    fig = go.Figure(go.Heatmap(z=img, colorscale="gray", showscale=False, hoverinfo="skip",
+                               zmin=0, zmax=max(float(img.max()), 1e-6)))
+    h, w = img.shape
+    fig.update_layout(
+        title=dict(text=_esc(title), font=dict(size=13)),
+        width=size or None, height=(size or 300) + 40, margin=dict(l=5, r=5, t=40, b=5),
+        xaxis=dict(range=[-0.5, w - 0.5], showticklabels=False, showgrid=False, zeroline=False,
+                   constrain="domain"),
+        yaxis=dict(range=[h - 0.5, -0.5], showticklabels=False, showgrid=False, zeroline=False,
+                   scaleanchor="x"),
+        dragmode=False, showlegend=False,
+    )
+    return fig
+
+
+def _add_box(fig: go.Figure, box) -> None:
+    if box is None:
+        return
+    x0, y0, x1, y1 = (float(v) for v in box)
+    fig.add_shape(type="rect", x0=x0 - 0.5, y0=y0 - 0.5, x1=x1 - 0.5, y1=y1 - 0.5,
+                  line=dict(color=BOX_COLOR, width=2))
+
+
+def _cell_centres(shape, grid):
+    """Canvas-pixel centres (x, y) of each grid cell, row-major, with (row, col) ids."""
+    h, w = shape
+    gh, gw = grid
+    rows, cols = np.meshgrid(np.arange(gh), np.arange(gw), indexing="ij")
+    x = (cols + 0.5) * w / gw - 0.5
+    y = (rows + 0.5) * h / gh - 0.5
+    return x.ravel(), y.ravel(), rows.ravel(), cols.ravel()
+
+
+def _add_query(fig: go.Figure, shape, grid, query) -> None:
+    if query is None:
+        return
+    h, w = shape
+    r, c = query
+    ch, cw = h / grid[0], w / grid[1]
+    fig.add_shape(type="rect", x0=c * cw - 0.5, y0=r * ch - 0.5, x1=(c + 1) * cw - 0.5,
+                  y1=(r + 1) * ch - 0.5, line=dict(color=QUERY_COLOR, width=2))
+
+
+def clickable_image(image, grid: tuple[int, int], box=None, query=None, title: str = "",
+                    size: int = 340) -> go.Figure:
+    """The input with one invisible marker per attention cell; clicking one selects (row, col).
+
+    Each marker carries customdata [row, col], which the page reads from the selection.
+    """
+    img = _check_image(image)
+    fig = _base(img, title, size)
+    x, y, rows, cols = _cell_centres(img.shape, grid)
+    cell_px = size / max(grid)
+    fig.add_trace(go.Scatter(
+        x=x, y=y, mode="markers",
+        marker=dict(size=max(4.0, cell_px * 0.9), symbol="square", color="rgba(0,0,0,0)"),
+        customdata=np.stack([rows, cols], axis=1),
+        hovertemplate="cell row %{customdata[0]}, col %{customdata[1]}<extra></extra>",
+        name="cells",
+    ))
+    _add_box(fig, box)
+    _add_query(fig, img.shape, grid, query)
+    fig.update_layout(clickmode="event+select")
+    return fig
+
+
+def overlay_figure(image, attention, box=None, query=None, title: str = "", size: int = 260,
+                   zmax: float | None = None, value_name: str = "weight",
+                   opacity: float = 0.65) -> go.Figure:
+    """A (h, w) attention map over the (H, W) image; ground-truth box and query cell outlined."""
+    img = _check_image(image)
+    a = np.asarray(attention, dtype=np.float32)
+    if a.ndim != 2:
+        raise ValueError(f"attention must be a 2-D (h, w) map, got shape {a.shape}")
+    h, w = img.shape
+    gh, gw = a.shape
+    fig = _base(img, title, size)
+    fig.add_trace(go.Heatmap(
+        z=a, x0=w / gw / 2 - 0.5, dx=w / gw, y0=h / gh / 2 - 0.5, dy=h / gh,
+        colorscale=MAP_COLORSCALE, opacity=opacity, zmin=float(min(a.min(), 0.0)),
+        zmax=float(zmax) if zmax is not None else None,
+        colorbar=dict(thickness=10, len=0.8, title=dict(text=_esc(value_name), side="right")),
+        hovertemplate="row %{y:.0f}px, col %{x:.0f}px<br>" + _esc(value_name) + " %{z:.4f}<extra></extra>",
+    ))
+    _add_box(fig, box)
+    _add_query(fig, img.shape, (gh, gw), query)
+    return fig
+
+
+def channel_bars(weights, title: str = "", size: int = 340) -> go.Figure:
+    """CBAM channel gate per channel, sorted as the channels come (sigmoid: 0..1)."""
+    wts = np.asarray(weights, dtype=np.float32).ravel()
+    if wts.size == 0:
+        raise ValueError("no channel weights to draw")
+    fig = go.Figure(go.Bar(x=np.arange(wts.size), y=wts, marker_color="#5c6bc0",
+                           hovertemplate="channel %{x}<br>gate %{y:.3f}<extra></extra>"))
+    fig.update_layout(title=dict(text=_esc(title), font=dict(size=13)), height=220, width=size,
+                      margin=dict(l=5, r=5, t=40, b=30), yaxis=dict(range=[0, 1], title="gate"),
+                      xaxis=dict(title="channel"), bargap=0.1)
+    return fig
+
+
+def mosaic(images, columns: int = 8, pad: int = 2) -> np.ndarray:
+    """(n, H, W) -> one (rows*(H+pad), columns*(W+pad)) grey image for a sample grid."""
+    imgs = np.asarray(images, dtype=np.float32)
+    if imgs.ndim != 3 or imgs.shape[0] == 0:
+        raise ValueError(f"images must be (n, H, W), got shape {imgs.shape}")
+    n, h, w = imgs.shape
+    rows = -(-n // columns)
+    out = np.zeros((rows * (h + pad) + pad, columns * (w + pad) + pad), np.float32)
+    for i in range(n):
+        r, c = divmod(i, columns)
+        out[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = imgs[i]
+    return out
+
+
+def samples_figure(images, columns: int = 8, title: str = "") -> go.Figure:
+    m = mosaic(images, columns)
+    fig = _base(m, title, 0)
+    h, w = m.shape
+    # Width follows the page column; height keeps the mosaic's aspect at ~700 px wide.
+    fig.update_layout(height=int(700 * h / w) + 50, autosize=True)
+    return fig
