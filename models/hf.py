@@ -246,14 +246,18 @@ def run_transformer(
         )
         return TransformerRun(tokens, special, records, n_total, n_chars_cut)
 
-    # encoder-decoder: teacher-force the given target, or let the model write one
+    # encoder-decoder: teacher-force the given target, or let the model write one.
+    # Seq2seq models take no token_type_ids even when a BERT-style tokenizer makes them.
+    enc = {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask")}
     if target_text and target_text.strip():
         dec = tok(text_target=target_text[:MAX_CHARS], truncation=True, max_length=limit,
                   return_tensors="pt")["input_ids"].to(loaded.device)
         start = torch.full((1, 1), _decoder_start(model, tok), device=loaded.device)
         decoder_ids = torch.cat([start, dec], dim=1)[:, :limit]
     elif hasattr(model, "generate"):
-        decoder_ids = model.generate(**enc, max_new_tokens=MAX_NEW_TOKENS, num_beams=1, do_sample=False)
+        # the start token takes one position, so at most limit - 1 new ones
+        new_tokens = max(1, min(MAX_NEW_TOKENS, limit - 1))
+        decoder_ids = model.generate(**enc, max_new_tokens=new_tokens, num_beams=1, do_sample=False)
     else:
         decoder_ids = torch.full((1, 1), _decoder_start(model, tok), device=loaded.device)
     out = model(**enc, decoder_input_ids=decoder_ids, output_attentions=True)

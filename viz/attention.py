@@ -283,7 +283,10 @@ def head_view_figure(
             mode="markers", marker=dict(size=10, color=color, opacity=0.0),
             customdata=[[labels[k], wt] for k, wt in mine],
             hovertemplate=f"head {h}<br>{labels[query]} → " + "%{customdata[0]}<br>weight %{customdata[1]:.4f}<extra></extra>",
-            name=f"head {h}", showlegend=True, legendgroup=str(h)))
+            name=f"head {h}", showlegend=False, legendgroup=str(h)))
+        fig.add_trace(go.Scatter(  # legend entry only: the hover markers are invisible
+            x=[None], y=[None], mode="lines", line=dict(color=color, width=4),
+            name=f"head {h}", legendgroup=str(h), hoverinfo="skip"))
     rows = max(len(left_rows), len(right_rows))
     fig.update_layout(
         shapes=shapes,

@@ -1,0 +1,50 @@
+"""Attention workbench: router and home page. Nothing heavy is imported here."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from models.cards import card_summary, load_cards  # noqa: E402
+from ui.sidebar import device_badge  # noqa: E402
+
+PAGES = [
+    # (file, title, icon, one line for the home page)
+    ("app_pages/transformer.py", "Transformer", ":material/hub:",
+     "Multi-head attention of a pretrained transformer on your text: one head, all heads, "
+     "BertViz-style lines, rollout, head statistics, exports."),
+]
+
+
+def home() -> None:
+    st.title("Attention workbench")
+    st.markdown(
+        "Run attention models on **your own sentence or image** and see, side by side, what each "
+        "mechanism attends to, and measure it: statistics, rollout, agreement with references. "
+        "Long inputs stay fast: overviews are drawn on the server as small images and only the map "
+        "you inspect is sent at full resolution. Everything runs locally; nothing is downloaded."
+    )
+    st.subheader("Pages")
+    for path, title, icon, blurb in PAGES:
+        st.page_link(path, label=f"**{title}**: {blurb}", icon=icon)
+    st.subheader("Model zoo")
+    cards = load_cards()
+    if cards:
+        st.dataframe(pd.DataFrame([card_summary(c) for c in cards]), hide_index=True,
+                     column_config={"Parameters": st.column_config.NumberColumn(format="localized")})
+    else:
+        st.info("No model cards in assets/ yet.")
+    device_badge()
+
+
+st.set_page_config(page_title="Attention workbench", page_icon=":material/visibility:", layout="wide")
+navigation = st.navigation(
+    [st.Page(home, title="Home", icon=":material/home:", default=True)]
+    + [st.Page(path, title=title, icon=icon) for path, title, icon, _ in PAGES]
+)
+navigation.run()

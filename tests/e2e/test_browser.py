@@ -1,0 +1,168 @@
+"""One real-browser test: the app in headless Chromium (Debian's), every page visited.
+
+`make test` installs Debian's chromium; Playwright drives it through
+``executable_path`` (no browser download). Screenshots land in
+tests/e2e/screenshots/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = Path(__file__).resolve().parent / "screenshots"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+HOSTILE = "<script>alert(1)</script> <img src=x onerror=alert(1)> 😀 你好 שלום"
+
+pytestmark = pytest.mark.browser
+
+
+def _app_pages() -> list[str]:
+    sys.path.insert(0, str(ROOT))
+    import ast
+
+    tree = ast.parse((ROOT / "app.py").read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "PAGES":
+            return [Path(ast.literal_eval(entry.elts[0])).stem for entry in node.value.elts]
+    raise AssertionError("app.py has no PAGES list")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    log = open(SHOTS.parent / "server.log", "w") if SHOTS.parent.exists() else subprocess.DEVNULL
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true",
+         "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise AssertionError("the Streamlit server did not start within 90 s")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make test` installs Debian's chromium"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield b
+        b.close()
+
+
+def _wait_idle(page, timeout=120_000):
+    """Streamlit shows a running indicator while the script runs."""
+    page.wait_for_timeout(500)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
+    page.wait_for_timeout(300)
+
+
+def _assert_no_error(page, name):
+    assert page.locator('[data-testid="stException"]').count() == 0, f"{name}: exception on page"
+
+
+def test_every_page_in_a_real_browser(server, browser):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    dialogs = []
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    page.goto(server, wait_until="domcontentloaded")
+    page.get_by_role("heading", name="Attention workbench").wait_for(timeout=90_000)
+    _wait_idle(page)
+    _assert_no_error(page, "home")
+    page.screenshot(path=str(SHOTS / "home.png"), full_page=True)
+
+    for stem in _app_pages():
+        page.goto(f"{server}/{stem}", wait_until="domcontentloaded")
+        page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=120_000)
+        _wait_idle(page)
+        _assert_no_error(page, stem)
+        page.screenshot(path=str(SHOTS / f"{stem}.png"), full_page=True)
+    assert not dialogs
+
+
+def test_transformer_page_hostile_text_and_model_view_click(server, browser):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    dialogs = []
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(f"{server}/transformer", wait_until="domcontentloaded")
+    page.get_by_role("heading", name="Transformer attention").wait_for(timeout=120_000)
+    _wait_idle(page)
+
+    box = page.get_by_role("textbox", name="Text")
+    box.fill(HOSTILE)
+    box.press("Control+Enter")
+    _wait_idle(page)
+    page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    _assert_no_error(page, "transformer")
+    # Token labels are drawn as text: the tick labels carry the literal '<script>'.
+    ticks = page.locator(".js-plotly-plot .xtick text").all_text_contents()
+    assert any("<script>" in t or "<" in t for t in ticks), ticks[:10]
+    page.screenshot(path=str(SHOTS / "transformer-hostile.png"), full_page=True)
+
+    page.get_by_role("tab", name="Model view").click()
+    _wait_idle(page)
+    chart = page.locator(".js-plotly-plot").first
+    chart.wait_for(timeout=30_000)
+    # Click the marker of layer 2, head 5 (markers are drawn over each cell).
+    markers = page.locator(".js-plotly-plot .scatterlayer .point")
+    assert markers.count() == 6 * 12
+    markers.nth(2 * 12 + 5).click(force=True)
+    _wait_idle(page)
+    page.screenshot(path=str(SHOTS / "transformer-model-view.png"), full_page=True)
+    combos = page.locator('[data-testid="stSelectbox"] input[role="combobox"]')
+    assert [combos.nth(i).input_value() for i in range(2)] == ["2", "5"]
+    page.screenshot(path=str(SHOTS / "transformer-model-view.png"), full_page=True)
+
+    # Tabs render lazily in a fragment: wait for each tab's own content to arrive.
+    content = {
+        "Head view": ".js-plotly-plot",
+        "Rollout": ".js-plotly-plot",
+        "Head statistics": '[data-testid="stDataFrame"]',
+        "Export": '[data-testid="stDownloadButton"]',
+    }
+    for tab, selector in content.items():
+        page.get_by_role("tab", name=tab).click()
+        page.locator(f'[role="tabpanel"]:not([hidden]) {selector}').first.wait_for(timeout=60_000)
+        _wait_idle(page)
+        _assert_no_error(page, tab)
+        page.screenshot(path=str(SHOTS / f"transformer-{tab.lower().replace(' ', '-')}.png"), full_page=True)
+    assert not dialogs, dialogs

