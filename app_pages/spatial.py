@@ -33,7 +33,7 @@ if not archs:
     st.stop()
 
 # ---------------------------------------------------------------- input
-source = st.radio("Input", ["Test scene", "Upload an image"], horizontal=True, key="spatial_source")
+source = st.radio("Input", ["Test scene", "Upload an image or a sample photo"], horizontal=True, key="spatial_source")
 model_input = None
 if source == "Test scene":
     index = st.number_input("Test scene index", min_value=0, max_value=9999, value=0, step=1,
@@ -43,7 +43,7 @@ if source == "Test scene":
     except DatasetMissing as exc:
         st.error(f"{exc} Or upload an image instead.")
 else:
-    decoded = image_input("spatial_upload", label="Image", samples={})
+    decoded = image_input("spatial_upload", label="Image")
     if decoded is not None:
         invert = st.checkbox("Invert (Fashion-MNIST items are light on a dark background)", value=True,
                              key="spatial_invert")
@@ -111,12 +111,12 @@ def maps_for(arch: str) -> dict[str, np.ndarray]:
         out["unary"] = rows_["unary"]
         out["pairwise + unary"] = rows_["combined"]
     for name, m in res["maps"].items():
-        if m.ndim == 2:
+        if m.ndim == 2 and not name.endswith(".unary"):  # DNL's unary is shown above already
             out[name] = m
     return out
 
 
-def show_maps(arch: str, columns: int = 3, size: int = 250) -> None:
+def show_maps(arch: str, where: str, columns: int = 3, size: int = 250) -> None:
     maps = maps_for(arch)
     if not maps:
         st.info(f"{ARCH_TITLES[arch]} has no spatial map (only channel gates or none).")
@@ -127,7 +127,7 @@ def show_maps(arch: str, columns: int = 3, size: int = 250) -> None:
             q = query if m.shape == GRID and "query" in name else None
             st.plotly_chart(overlay_figure(img, m, box=box, query=q, title=f"{ARCH_TITLES[arch]}: {name}",
                                            size=size),
-                            key=f"map_{arch}_{name}", config={"displayModeBar": False})
+                            key=f"map_{where}_{arch}_{name}", config={"displayModeBar": False})
 
 
 # ---------------------------------------------------------------- sections
@@ -151,7 +151,7 @@ with tab_nl:
                    "weights can be negative.")
     if "dnl" in archs:
         st.subheader("Disentangled NL: pairwise, unary and combined for the same query")
-        show_maps("dnl")
+        show_maps("dnl", "nl_tab")
 
     # Query independence: plain NL vs DNL's whitened pairwise term.
     qi_rows = []
@@ -203,14 +203,14 @@ with tab_compare:
                          format_func=ARCH_TITLES.get, key="cmp_left")
     second = c2.selectbox("Right", archs, index=archs.index("dnl") if "dnl" in archs else len(archs) - 1,
                           format_func=ARCH_TITLES.get, key="cmp_right")
-    for column, arch in ((c1, first), (c2, second)):
+    for side, column, arch in (("left", c1, first), ("right", c2, second)):
         with column:
             card = load_card(arch) or {}
             probs = results[arch]["probs"]
             st.metric("Prediction", class_name(int(probs.argmax())), f"{probs.max():.0%} confidence",
                       delta_color="off")
             st.metric("Test accuracy (card)", f"{card.get('test_accuracy', float('nan')):.3f}")
-            show_maps(arch, columns=1, size=300)
+            show_maps(arch, f"cmp_{side}", columns=1, size=300)
 
 with tab_sagan:
     gan = load_sagan()

@@ -7,13 +7,16 @@ model's dtype on load. Nothing here unpickles: safetensors holds tensors only.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+# WORKBENCH_ASSETS points the app and the training CLI at another folder (scratch runs,
+# tests with throw-away weights) without touching the committed assets/.
+ASSETS = Path(os.environ.get("WORKBENCH_ASSETS") or Path(__file__).resolve().parent.parent / "assets")
 
 
 def save_weights(model: nn.Module, path: Path) -> None:

@@ -21,7 +21,8 @@ from models.classifiers import ARCHS, NL_MODES, SpatialClassifier
 from models.device import pick_device
 from models.fashion import CANVAS, CLASSES, DatasetMissing, classification_scene
 from models.sagan import SAGAN
-from models.weights import ASSETS, load_weights, read_card
+import models.weights as weights_io
+from models.weights import load_weights, read_card
 
 ARCH_TITLES = {
     "baseline": "Baseline (no attention)",
@@ -51,11 +52,17 @@ class ModelInput:
         return hashlib.sha1(self.image.tobytes()).hexdigest()[:16]
 
 
-def card_path(arch: str, assets: Path = ASSETS) -> Path:
-    return assets / f"spatial_{arch}.json"
+def assets_dir() -> Path:
+    """Read at call time, so WORKBENCH_ASSETS or a test can point elsewhere."""
+    return Path(weights_io.ASSETS)
 
 
-def available_archs(assets: Path = ASSETS) -> list[str]:
+def card_path(arch: str, assets: Path | None = None) -> Path:
+    return (assets or assets_dir()) / f"spatial_{arch}.json"
+
+
+def available_archs(assets: Path | None = None) -> list[str]:
+    assets = assets or assets_dir()
     return [a for a in ARCHS if (assets / f"spatial_{a}.safetensors").is_file()
             and card_path(a, assets).is_file()]
 
@@ -67,7 +74,7 @@ def load_card(arch: str) -> dict | None:
 
 @st.cache_data(show_spinner=False)
 def load_sagan_card() -> dict | None:
-    return read_card(ASSETS / "sagan.json")
+    return read_card(assets_dir() / "sagan.json")
 
 
 @st.cache_resource(show_spinner="Loading model…")
@@ -75,16 +82,16 @@ def load_classifier(arch: str) -> SpatialClassifier:
     card = read_card(card_path(arch)) or {}
     width = int(card.get("hyperparameters", {}).get("width", 16))
     model = SpatialClassifier(arch, width=width)
-    load_weights(model, ASSETS / f"spatial_{arch}.safetensors")
+    load_weights(model, assets_dir() / f"spatial_{arch}.safetensors")
     return model.to(pick_device()).eval()
 
 
 @st.cache_resource(show_spinner="Loading SAGAN…")
 def load_sagan() -> SAGAN | None:
-    path = ASSETS / "sagan.safetensors"
+    path = assets_dir() / "sagan.safetensors"
     if not path.is_file():
         return None
-    card = read_card(ASSETS / "sagan.json") or {}
+    card = read_card(assets_dir() / "sagan.json") or {}
     hp = card.get("hyperparameters", {})
     gan = SAGAN(int(hp.get("z_dim", 64)), int(hp.get("width", 64)))
     load_weights(gan, path)
@@ -166,18 +173,33 @@ def sagan_row(seed: int, n: int, sample: int, row: int, col: int) -> np.ndarray:
     return w[0].reshape(14, 14).cpu().numpy()
 
 
+def _cell_of_point(p: dict, grid: tuple[int, int]) -> tuple[int, int] | None:
+    data = p.get("customdata")
+    if isinstance(data, dict):  # the browser may send an array as {"0": r, "1": c}
+        data = [data[k] for k in sorted(data, key=lambda k: int(k))]
+    if isinstance(data, (list, tuple)) and len(data) >= 2:
+        return int(data[0]), int(data[1])
+    index = p.get("point_index", p.get("point_number"))
+    if isinstance(index, (int, float)):  # markers are laid out row-major
+        return divmod(int(index), grid[1])
+    return None
+
+
 def query_from_selection(event, grid: tuple[int, int]) -> tuple[int, int] | None:
     """(row, col) from a plotly selection event whose points carry customdata [row, col]."""
     try:
         points = event["selection"]["points"]
-    except (KeyError, TypeError):
+    except (KeyError, TypeError, AttributeError):
         return None
-    for p in points:
-        data = p.get("customdata") if isinstance(p, dict) else None
-        if data is not None and len(data) >= 2:
-            r, c = int(data[0]), int(data[1])
-            if 0 <= r < grid[0] and 0 <= c < grid[1]:
-                return r, c
+    for p in points or ():
+        if not isinstance(p, dict):
+            continue
+        try:
+            cell = _cell_of_point(p, grid)
+        except (KeyError, TypeError, ValueError):
+            continue
+        if cell is not None and 0 <= cell[0] < grid[0] and 0 <= cell[1] < grid[1]:
+            return cell
     return None
 
 

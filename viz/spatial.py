@@ -99,7 +99,7 @@ def clickable_image(image, grid: tuple[int, int], box=None, query=None, title: s
 
 def overlay_figure(image, attention, box=None, query=None, title: str = "", size: int = 260,
                    zmax: float | None = None, value_name: str = "weight",
-                   opacity: float = 0.65) -> go.Figure:
+                   opacity: float = 0.6) -> go.Figure:
     """A (h, w) attention map over the (H, W) image; ground-truth box and query cell outlined."""
     img = _check_image(image)
     a = np.asarray(attention, dtype=np.float32)
@@ -112,11 +112,14 @@ def overlay_figure(image, attention, box=None, query=None, title: str = "", size
         z=a, x0=w / gw / 2 - 0.5, dx=w / gw, y0=h / gh / 2 - 0.5, dy=h / gh,
         colorscale=MAP_COLORSCALE, opacity=opacity, zmin=float(min(a.min(), 0.0)),
         zmax=float(zmax) if zmax is not None else None,
-        colorbar=dict(thickness=10, len=0.8, title=dict(text=_esc(value_name), side="right")),
+        # A horizontal colour bar under the image leaves the image the full width.
+        colorbar=dict(orientation="h", thickness=8, len=0.9, y=-0.02, yanchor="top",
+                      tickfont=dict(size=9), nticks=4),
         hovertemplate="row %{y:.0f}px, col %{x:.0f}px<br>" + _esc(value_name) + " %{z:.4f}<extra></extra>",
     ))
     _add_box(fig, box)
     _add_query(fig, img.shape, (gh, gw), query)
+    fig.update_layout(height=size + 70, margin=dict(l=5, r=5, t=40, b=40))
     return fig
 
 

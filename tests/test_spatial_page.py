@@ -1,0 +1,129 @@
+"""AppTest drives the image lab page: a test scene, a clicked query, an upload, SAGAN."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+import models.weights
+import ui.spatial
+from models import fashion
+from models.classifiers import ARCHS, SpatialClassifier
+from models.sagan import SAGAN
+from models.weights import save_weights, write_card
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = str(ROOT / "app_pages" / "spatial.py")
+TIMEOUT = 180
+
+
+@pytest.fixture(scope="module")
+def tiny_assets(tmp_path_factory):
+    """Untrained tiny models with cards, so the page test needs no trained weights."""
+    folder = tmp_path_factory.mktemp("assets")
+    for i, arch in enumerate(ARCHS):
+        model = SpatialClassifier(arch, width=4)
+        save_weights(model, folder / f"spatial_{arch}.safetensors")
+        card = {"name": f"spatial_{arch}", "arch": arch, "hyperparameters": {"width": 4},
+                "test_accuracy": 0.5 + i / 100, "training_time_s": 1.0,
+                "pointing_game": {"accuracy": {"feature_energy (reference, no attention)": 0.3,
+                                               "x (mask)": 0.4}}}
+        if arch.startswith("nl") or arch == "dnl":
+            name = "dnl.pairwise" if arch == "dnl" else "nl.affinity"
+            card["query_independence"] = {"score": {name: 0.9 if arch != "dnl" else 0.2}}
+        write_card(card, folder / f"spatial_{arch}.json")
+    save_weights(SAGAN(z_dim=64, width=16), folder / "sagan.safetensors")
+    write_card({"name": "sagan", "hyperparameters": {"z_dim": 64, "width": 16, "steps": 1},
+                "gamma": {"generator": 0.1, "discriminator": 0.2}, "training_time_s": 1.0},
+               folder / "sagan.json")
+    return folder
+
+
+@pytest.fixture()
+def app(tiny_assets, monkeypatch):
+    monkeypatch.setattr(models.weights, "ASSETS", tiny_assets)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def _chart_count(at) -> int:
+    return sum(1 for node in _walk(at.main) if type(node).__name__ == "UnknownElement"
+               and getattr(node, "type", "") == "plotly_chart")
+
+
+def _walk(node):
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        children = getattr(n, "children", None)
+        if isinstance(children, dict):
+            stack.extend(children.values())
+
+
+@pytest.mark.skipif(not fashion.dataset_available(),
+                    reason="test scenes need Debian's dataset-fashion-mnist (apt-get install -y dataset-fashion-mnist)")
+def test_scene_click_and_compare(app):
+    at = app.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert at.number_input(key="scene_index").value == 0
+    charts = _chart_count(at)
+    assert charts >= 10  # clickable input, 4 NL maps, DNL maps, CBAM bars and masks, compare, SAGAN
+    assert any("query-independence" in m.value for m in at.markdown)
+    # A click on cell (3, 5) reaches the page as these two values (see click_to_state).
+    at.number_input(key="q_row").set_value(3)
+    at.number_input(key="q_col").set_value(5)
+    at.run()
+    assert not at.exception
+    assert any("row 3, col 5" in h.value for h in at.subheader)
+    at.selectbox(key="cmp_left").set_value("cbam_full")
+    at.selectbox(key="cmp_right").set_value("nl_dot")
+    at.number_input(key="sagan_sample").set_value(3)
+    at.number_input(key="scene_index").set_value(123)
+    at.run()
+    assert not at.exception
+    assert _chart_count(at) >= charts - 2
+
+
+def test_upload_path_and_bad_file(app):
+    at = app.run()
+    at.radio(key="spatial_source").set_value("Upload an image or a sample photo").run()
+    assert not at.exception
+    # A sample photo from scikit-image when installed, else the page asks for an upload.
+    if at.selectbox(key="spatial_upload_source").value == "Upload a file":
+        assert at.info
+    else:
+        assert _chart_count(at) >= 5
+        assert not at.error
+
+
+def test_selection_event_to_query():
+    grid = (16, 16)
+    # What the browser sends: customdata as an object with string keys.
+    event = {"selection": {"points": [{"point_index": 52, "customdata": {"0": 3, "1": 4}}]}}
+    assert ui.spatial.query_from_selection(event, grid) == (3, 4)
+    assert ui.spatial.query_from_selection({"selection": {"points": [{"customdata": [1, 2]}]}}, grid) == (1, 2)
+    assert ui.spatial.query_from_selection({"selection": {"points": [{"point_index": 17}]}}, grid) == (1, 1)
+    assert ui.spatial.query_from_selection({"selection": {"points": []}}, grid) is None
+    assert ui.spatial.query_from_selection(None, grid) is None
+    assert ui.spatial.query_from_selection({"selection": {"points": [{"customdata": [99, 0]}]}}, grid) is None
+
+
+def test_upload_conversion_keeps_aspect_and_inverts():
+    img = Image.new("RGB", (200, 100), (255, 255, 255))
+    got = ui.spatial.upload_to_input(img, invert=True, name="white.png")
+    assert got.image.shape == (64, 64) and got.image.dtype == np.uint8
+    assert got.image.max() == 0  # white inverted to black, padding black
+    plain = ui.spatial.upload_to_input(img, invert=False, name="white.png")
+    assert plain.image[32, 32] == 255 and plain.image[0, 32] == 0  # letterboxed top and bottom
+    assert plain.label is None and plain.box is None
