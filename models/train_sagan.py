@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="python -m models.train sagan", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--steps", type=int, default=1600)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--z-dim", type=int, default=64)
     p.add_argument("--width", type=int, default=64)

@@ -41,7 +41,7 @@ def parse_args(argv):
     p.add_argument("--arch", choices=ARCHS, help="which classifier to train (required unless --refresh-cards)")
     p.add_argument("--refresh-cards", action="store_true",
                    help="only re-derive descriptive card fields and the CBAM check from existing cards")
-    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--width", type=int, default=16, help="stem channels; stages use 2x and 4x")
