@@ -1,0 +1,43 @@
+"""Image-lab figures: shapes checked, titles escaped, click markers carry their cell."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from viz.spatial import channel_bars, clickable_image, mosaic, overlay_figure, samples_figure
+
+
+def test_clickable_image_has_one_marker_per_cell():
+    fig = clickable_image(np.zeros((64, 64)), (16, 16), box=(1, 2, 30, 40), query=(3, 4),
+                          title="<b>scene</b>")
+    markers = fig.data[1]
+    assert len(markers.x) == 256
+    assert markers.customdata[16 * 3 + 4].tolist() == [3, 4]
+    # Cell (3, 4) covers canvas pixels x 16..19, y 12..15: its marker sits at the centre.
+    assert markers.x[16 * 3 + 4] == pytest.approx(17.5) and markers.y[16 * 3 + 4] == pytest.approx(13.5)
+    assert "&lt;b&gt;" in fig.layout.title.text
+    assert len(fig.layout.shapes) == 2  # ground-truth box and query cell
+
+
+def test_overlay_places_grid_over_canvas():
+    att = np.arange(16.0).reshape(4, 4)
+    fig = overlay_figure(np.zeros((64, 64)), att, title="a & b")
+    heat = fig.data[1]
+    assert heat.dx == 16 and heat.x0 == pytest.approx(7.5)
+    assert "&amp;" in fig.layout.title.text
+    with pytest.raises(ValueError):
+        overlay_figure(np.zeros((64, 64)), np.zeros(16))
+    with pytest.raises(ValueError):
+        overlay_figure(np.zeros((2, 2, 3)), att)
+
+
+def test_channel_bars_and_mosaic():
+    fig = channel_bars(np.linspace(0, 1, 32), title="cbam.1.channel")
+    assert len(fig.data[0].y) == 32 and tuple(fig.layout.yaxis.range) == (0, 1)
+    with pytest.raises(ValueError):
+        channel_bars([])
+    m = mosaic(np.ones((10, 28, 28)), columns=4, pad=2)
+    assert m.shape == (3 * 30 + 2, 4 * 30 + 2)
+    assert m.sum() == 10 * 28 * 28
+    assert samples_figure(np.ones((3, 28, 28))).data[0].z.shape == (32, 8 * 30 + 2)
