@@ -57,7 +57,7 @@ results = {a: run_classifier(a, model_input.key, img) for a in archs}
 # ---------------------------------------------------------------- query cell
 st.session_state.setdefault("q_row", 8)
 st.session_state.setdefault("q_col", 8)
-left, right = st.columns([1, 1])
+left, right = st.columns([1, 1.4])
 with left:
     title = f"What the models see (64 × 64): {model_input.source}"
     chart_key = "spatial_click"
@@ -75,25 +75,29 @@ with left:
 with right:
     truth = class_name(model_input.label) if model_input.label is not None else "unknown (upload)"
     st.markdown(f"**Ground truth:** {html.escape(truth)}")
-    rows = []
+    predictions, metrics = [], []
     for a in archs:
         card = load_card(a) or {}
         probs = results[a]["probs"]
         pg = card.get("pointing_game", {}).get("accuracy", {})
         qi = card.get("query_independence", {}).get("score", {})
         attention_pg = {k: v for k, v in pg.items() if not k.startswith("feature_energy")}
-        rows.append({
+        predictions.append({"model": ARCH_TITLES[a], "prediction": class_name(int(probs.argmax())),
+                            "confidence": float(probs.max())})
+        metrics.append({
             "model": ARCH_TITLES[a],
-            "prediction": class_name(int(probs.argmax())),
-            "confidence": float(probs.max()),
             "test accuracy": card.get("test_accuracy"),
-            "pointing game (best map)": max(attention_pg.values()) if attention_pg else None,
+            "pointing game (best attention map)": max(attention_pg.values()) if attention_pg else None,
+            "pointing game (feature energy, no attention)": next(
+                (v for k, v in pg.items() if k.startswith("feature_energy")), None),
             "query independence": next(iter(qi.values()), None),
-            "train time (s)": card.get("training_time_s"),
+            "training time (s)": card.get("training_time_s"),
         })
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    st.caption("Metrics come from each model's card (assets/spatial_*.json), written by the "
-               "training command; pointing game and query independence are defined there.")
+    st.dataframe(pd.DataFrame(predictions), hide_index=True)
+
+st.markdown("**Model cards** (assets/spatial_*.json, written by the training command; "
+            "pointing game and query independence are defined in each card)")
+st.dataframe(pd.DataFrame(metrics), hide_index=True)
 
 query = (int(row), int(col))
 
@@ -118,8 +122,12 @@ def maps_for(arch: str) -> dict[str, np.ndarray]:
 
 def show_maps(arch: str, where: str, columns: int = 3, size: int = 250) -> None:
     maps = maps_for(arch)
+    gates = {n: m for n, m in results[arch]["maps"].items() if m.ndim == 1}
+    for name, m in gates.items():
+        st.plotly_chart(channel_bars(m, title=f"{ARCH_TITLES[arch]}: {name} gates", size=size),
+                        key=f"gates_{where}_{arch}_{name}", config={"displayModeBar": False})
     if not maps:
-        st.info(f"{ARCH_TITLES[arch]} has no spatial map (only channel gates or none).")
+        st.info(f"{ARCH_TITLES[arch]} has no spatial map" + (" (channel gates above)." if gates else "."))
         return
     cols = st.columns(columns)
     for i, (name, m) in enumerate(maps.items()):

@@ -13,7 +13,14 @@ import html
 import numpy as np
 import plotly.graph_objects as go
 
-MAP_COLORSCALE = "Inferno"
+# Transparent at low weight, opaque and warm at high weight: the image stays visible
+# where a map is quiet, and the peak reads at a glance.
+MAP_COLORSCALE = [
+    [0.0, "rgba(0,0,0,0)"],
+    [0.2, "rgba(90,0,200,0.35)"],
+    [0.55, "rgba(255,40,40,0.7)"],
+    [1.0, "rgba(255,235,0,0.95)"],
+]
 BOX_COLOR = "#00e676"
 QUERY_COLOR = "#00b0ff"
 
@@ -99,7 +106,7 @@ def clickable_image(image, grid: tuple[int, int], box=None, query=None, title: s
 
 def overlay_figure(image, attention, box=None, query=None, title: str = "", size: int = 260,
                    zmax: float | None = None, value_name: str = "weight",
-                   opacity: float = 0.6) -> go.Figure:
+                   opacity: float = 1.0) -> go.Figure:
     """A (h, w) attention map over the (H, W) image; ground-truth box and query cell outlined."""
     img = _check_image(image)
     a = np.asarray(attention, dtype=np.float32)
