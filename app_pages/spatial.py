@@ -14,8 +14,8 @@ import streamlit as st
 from ui.image_input import image_input
 from ui.sidebar import device_badge
 from ui.spatial import (ARCH_TITLES, GRID, NL_MODES, DatasetMissing, affinity_row, available_archs,
-                        class_name, click_to_state, load_card, load_sagan, load_sagan_card,
-                        run_classifier,
+                        class_name, click_to_state, load_card, load_sagan_card, load_sagan_or_reason,
+                        run_all,
                         sagan_row, sagan_samples, test_scene, upload_to_input)
 from viz.spatial import channel_bars, clickable_image, overlay_figure, samples_figure
 
@@ -52,7 +52,13 @@ if model_input is None:
     st.stop()
 
 img, box = model_input.image, model_input.box
-results = {a: run_classifier(a, model_input.key, img) for a in archs}
+results, broken = run_all(archs, model_input.key, img)
+for arch, reason in broken.items():
+    st.warning(f"{ARCH_TITLES[arch]} is left out: its weights could not be loaded ({reason}). "
+               "Retrain it with the command in its model card.")
+archs = [a for a in archs if a in results]
+if not archs:
+    st.stop()
 
 # ---------------------------------------------------------------- query cell
 st.session_state.setdefault("q_row", 8)
@@ -221,9 +227,9 @@ with tab_compare:
             show_maps(arch, f"cmp_{side}", columns=1, size=300)
 
 with tab_sagan:
-    gan = load_sagan()
+    gan, why_not = load_sagan_or_reason()
     if gan is None:
-        st.info("SAGAN is not trained yet: `python -m models.train sagan`.")
+        st.info(f"SAGAN is not shown: {why_not}")
     else:
         sagan_card = load_sagan_card() or {}
         s1, s2 = st.columns(2)

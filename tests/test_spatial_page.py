@@ -127,3 +127,25 @@ def test_upload_conversion_keeps_aspect_and_inverts():
     plain = ui.spatial.upload_to_input(img, invert=False, name="white.png")
     assert plain.image[32, 32] == 255 and plain.image[0, 32] == 0  # letterboxed top and bottom
     assert plain.label is None and plain.box is None
+
+
+def test_damaged_weights_are_reported_not_raised(tiny_assets, tmp_path, monkeypatch):
+    import shutil
+
+    for f in tiny_assets.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    (tmp_path / "spatial_dnl.safetensors").write_bytes(b"not a safetensors file")
+    (tmp_path / "sagan.safetensors").write_bytes(b"")
+    monkeypatch.setattr(models.weights, "ASSETS", tmp_path)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    # A sample photo needs neither the dataset nor an upload (scikit-image ships it).
+    at.radio(key="spatial_source").set_value("Upload an image or a sample photo").run()
+    assert not at.exception, [e.message for e in at.exception]
+    if at.selectbox(key="spatial_upload_source").value == "Upload a file":
+        pytest.skip("no bundled sample photo (scikit-image missing) to drive the page with")
+    assert any("Disentangled NL is left out" in w.value for w in at.warning)
+    assert any("SAGAN is not shown" in i.value for i in at.info)
+    st.cache_data.clear()
+    st.cache_resource.clear()

@@ -16,6 +16,7 @@ import numpy as np
 import streamlit as st
 import torch
 from PIL import Image, ImageOps
+from safetensors import SafetensorError
 
 from models.classifiers import ARCHS, NL_MODES, SpatialClassifier
 from models.device import pick_device
@@ -86,6 +87,15 @@ def load_classifier(arch: str) -> SpatialClassifier:
     return model.to(pick_device()).eval()
 
 
+def load_sagan_or_reason() -> tuple[SAGAN | None, str | None]:
+    """The generator, or None and why not (not trained, or a damaged file)."""
+    try:
+        gan = load_sagan()
+    except (OSError, RuntimeError, ValueError, KeyError, SafetensorError) as exc:
+        return None, f"its weights could not be loaded ({type(exc).__name__}: {str(exc)[:200]})"
+    return gan, None if gan is not None else "it is not trained yet: `python -m models.train sagan`"
+
+
 @st.cache_resource(show_spinner="Loading SAGAN…")
 def load_sagan() -> SAGAN | None:
     path = assets_dir() / "sagan.safetensors"
@@ -138,6 +148,18 @@ def run_classifier(arch: str, key: str, _image: np.ndarray) -> dict:
         if r.kind in ("channel", "spatial", "unary"):
             out["maps"][r.name] = r.numpy()[0]
     return out
+
+
+def run_all(archs: list[str], key: str, image: np.ndarray) -> tuple[dict[str, dict], dict[str, str]]:
+    """Every model on one input; a model whose file is damaged or mismatched is reported
+    (arch -> reason) instead of stopping the page."""
+    results, broken = {}, {}
+    for arch in archs:
+        try:
+            results[arch] = run_classifier(arch, key, image)
+        except (OSError, RuntimeError, ValueError, KeyError, SafetensorError) as exc:
+            broken[arch] = f"{type(exc).__name__}: {str(exc)[:200]}"
+    return results, broken
 
 
 @st.cache_data(show_spinner=False, max_entries=1024)
@@ -221,7 +243,7 @@ def class_name(label: int | None) -> str:
 
 __all__ = [
     "ARCH_TITLES", "ARCHS", "NL_MODES", "GRID", "DatasetMissing", "ModelInput", "available_archs",
-    "load_card", "load_classifier", "load_sagan", "load_sagan_card", "test_scene", "upload_to_input",
-    "run_classifier", "affinity_row", "sagan_samples", "sagan_row", "query_from_selection",
+    "load_card", "load_classifier", "load_sagan", "load_sagan_or_reason", "load_sagan_card", "test_scene", "upload_to_input",
+    "run_classifier", "run_all", "affinity_row", "sagan_samples", "sagan_row", "query_from_selection",
     "click_to_state", "class_name",
 ]
