@@ -77,7 +77,7 @@ with left:
     row = c1.number_input("Query row (0-15)", 0, GRID[0] - 1, step=1, key="q_row")
     col = c2.number_input("Query column (0-15)", 0, GRID[1] - 1, step=1, key="q_col")
     st.caption("Click a cell of the image (or set row and column) to choose the query pixel; "
-               "the green box is the target's ground truth.")
+               "the green box is the target's ground truth (test scenes only).")
 with right:
     truth = class_name(model_input.label) if model_input.label is not None else "unknown (upload)"
     st.markdown(f"**Ground truth:** {html.escape(truth)}")
