@@ -127,7 +127,11 @@ def main(argv) -> int:
         if card is None:
             print(f"no card at {path}", file=sys.stderr)
             return 1
-        write_card({**card, **DESCRIPTION, "source": "trained here: " + card.get("command", "")}, path)
+        card = {**card, **DESCRIPTION, "source": "trained here: " + card.get("command", "")}
+        if isinstance(card.get("parameters"), dict):  # cards from before the split field
+            card["parameters_by_network"] = card["parameters"]
+            card["parameters"] = int(sum(card["parameters"].values()))
+        write_card(card, path)
         print(f"refreshed {path}")
         return 0
     if args.threads:
@@ -154,8 +158,10 @@ def main(argv) -> int:
         "architecture": "G: z(64) -> 7x7 -> 14x14 -> self-attention at 14x14 -> 28x28, tanh; "
                         "D: 28x28 -> 14x14 -> self-attention at 14x14 -> 7x7 -> sum pool -> linear; "
                         "spectral norm in G and D",
-        "parameters": {"generator": int(sum(p.numel() for p in G.parameters())),
-                       "discriminator": int(sum(p.numel() for p in D.parameters()))},
+        # One number for the model zoo's Parameters column; the split per network beside it.
+        "parameters": int(sum(p.numel() for p in gan.parameters())),
+        "parameters_by_network": {"generator": int(sum(p.numel() for p in G.parameters())),
+                                  "discriminator": int(sum(p.numel() for p in D.parameters()))},
         "hyperparameters": {"steps": args.steps, "batch": args.batch, "z_dim": args.z_dim,
                             "width": args.width, "lr_g": args.lr_g, "lr_d": args.lr_d,
                             "loss": "hinge", "optimizer": "Adam betas (0, 0.9)"},
