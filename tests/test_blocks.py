@@ -176,7 +176,7 @@ def test_sagan_gamma_zero_returns_input():
     x = _x()
     with torch.inference_mode():
         y, rec = attn(x)
-    assert float(attn.gamma) == 0.0
+    assert attn.gamma.detach().item() == 0.0
     torch.testing.assert_close(y, x)
     torch.testing.assert_close(rec.weights.sum(-1), torch.ones(B, N))
 
