@@ -169,7 +169,6 @@ def model_view_image(stack: np.ndarray, cell: int = 48, gutter: int = 3) -> Mode
 def model_view_figure(
     image: ModelViewImage,
     selected: tuple[int, int] | None = None,
-    head_stats: dict[str, np.ndarray] | None = None,
 ) -> go.Figure:
     """Every layer × head as a small map in one PNG; each cell carries a clickable marker."""
     g, ch, cw = image.gutter, image.cell_h, image.cell_w
@@ -180,10 +179,7 @@ def model_view_figure(
     xs, ys = np.meshgrid(cx, cy)
     layers, heads = np.meshgrid(np.arange(n_layers), np.arange(n_heads), indexing="ij")
     custom = np.stack([layers.ravel(), heads.ravel()], axis=1).astype(np.float32)
-    hover = "Layer %{customdata[0]}, head %{customdata[1]}"
-    if head_stats and "entropy" in head_stats:
-        custom = np.concatenate([custom, head_stats["entropy"].reshape(-1, 1)], axis=1)
-        hover += "<br>entropy %{customdata[2]:.2f} nats"
+    hover = "Layer %{customdata[0]}, head %{customdata[1]}<br>click to inspect"
     fig.add_trace(
         go.Scatter(
             x=xs.ravel(),
