@@ -141,9 +141,15 @@ def explore() -> None:
         with model_view:
             st.caption("Every layer (rows) × head (columns); each small map is scaled to its own "
                        "maximum. Click a cell to inspect that head.")
-            fig = model_view_figure(view.overview, selected=(layer, head))
-            st.plotly_chart(fig, config=config, key="tf_model_view", on_select=_pick_head_from_model_view,
-                            selection_mode="points")
+            grid, enlarged = st.columns([1.1, 1])
+            with grid:
+                fig = model_view_figure(view.overview, selected=(layer, head))
+                st.plotly_chart(fig, config=config, key="tf_model_view",
+                                on_select=_pick_head_from_model_view, selection_mode="points")
+            with enlarged:
+                st.plotly_chart(attention_heatmap(view.weights[layer, head], view.query_tokens,
+                                                  view.key_tokens, f"Layer {layer}, head {head}"),
+                                config=config, key="tf_model_view_enlarged")
 
     if head_view.open:
         with head_view:

@@ -55,7 +55,7 @@ def test_transformer_page_every_view_renders(page):
     at = page
     assert "tf_heatmap" in _chart_keys(at.main)
     expected = {
-        "Model view": {"tf_model_view"},
+        "Model view": {"tf_model_view", "tf_model_view_enlarged"},
         "Head view": {"tf_head_view"},
         "Rollout": {"tf_rollout_bar", "tf_rollout_map"},
         "Head statistics": {"tf_stat_map"},
