@@ -72,7 +72,7 @@ def integrated_gradients(model: torch.nn.Module, x: torch.Tensor, target: int, n
     return attr[0].abs().sum(dim=0).detach()  # (3, S, S) -> (S, S)
 
 
-def occlusion(model: torch.nn.Module, x: torch.Tensor, target: int, window: int = 32, stride: int = 16,
+def occlusion(model: torch.nn.Module, x: torch.Tensor, target: int, window: int = 56, stride: int = 28,
               batch: int = 32) -> torch.Tensor:
     from captum.attr import Occlusion
 
