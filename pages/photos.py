@@ -65,7 +65,7 @@ longest = c2.selectbox("Feature resolution (longest side)", ph.FEATURE_SIDES, in
                        help="The photo is resized to this before the backbone; features are cached per image.")
 scale = c3.selectbox("Logit scale", list(SCALE_LABELS), format_func=SCALE_LABELS.get, key="photos_scale",
                      help="Trained features have large norms: with scale 1 almost every row is one-hot.")
-gain = c4.select_slider("Sharpness", options=[1, 2, 5, 10, 20, 50, 100], value=10, key="photos_gain",
+gain = c4.select_slider("Sharpness", options=[1, 2, 5, 10, 20, 50, 100], value=5, key="photos_gain",
                         help="Multiplies the scale: higher gives a peakier softmax.")
 
 # A click on the chart is stored before the sliders are drawn, so they can follow it.
@@ -82,29 +82,28 @@ except Exception as exc:
 
 if features_ok:
     grid = tuple(feats[stage][0].shape[1:])
-    click_col, maps_col = st.columns([2, 3])
-    with click_col:
-        s1, s2 = st.columns(2)
-        u = s1.slider("Query x (left → right)", 0.0, 1.0, step=0.01, key="photos_u")
-        v = s2.slider("Query y (top → bottom)", 0.0, 1.0, step=0.01, key="photos_v")
-        st.plotly_chart(vz.click_figure(image, grid, marker=(u, v), title="Click a pixel"),
-                        on_select="rerun", selection_mode="points", key=CLICK_CHART, width="stretch")
+    s1, s2 = st.columns(2)
+    u = s1.slider("Query x (left → right)", 0.0, 1.0, step=0.01, key="photos_u")
+    v = s2.slider("Query y (top → bottom)", 0.0, 1.0, step=0.01, key="photos_v")
     records, cell = ph.click_maps(key, int(longest), image, stage, (u, v), scale, float(gain))
     click_named = {"Affinity": records[0].numpy(), "DNL pairwise": records[1].numpy(),
                    "DNL unary": records[2].numpy()}
-    with maps_col:
-        st.caption(
-            f"{stage}: {grid[0]} x {grid[1]} positions, {int(feats[stage][0].shape[0])} channels; "
-            f"query cell (row {cell[0]}, col {cell[1]}); logit scale {records[0].meta['scale']:.3g}. "
-            "Affinity = softmaxⱼ(s·xᵢᵀxⱼ); pairwise = softmaxⱼ(s·(xᵢ−μ)ᵀ(xⱼ−μ)); "
-            "unary = softmaxⱼ(s·μᵀxⱼ), the same for every query."
-        )
-        cols = st.columns(3)
-        for col, (name, m) in zip(cols, click_named.items()):
-            with col:
-                st.plotly_chart(vz.overlay_figure(image, m, title=f"{name} (max {m.max():.3f})",
-                                                  marker=(u, v), max_side=256),
-                                width="stretch", key=f"photos_map_{name}")
+    st.caption(
+        f"{stage}: {grid[0]} x {grid[1]} positions, {int(feats[stage][0].shape[0])} channels; "
+        f"query cell (row {cell[0]}, col {cell[1]}); logit scale s = {records[0].meta['scale']:.3g}. "
+        "Affinity = softmaxⱼ(s·xᵢᵀxⱼ); DNL pairwise = softmaxⱼ(s·(xᵢ−μ)ᵀ(xⱼ−μ)); "
+        "DNL unary = softmaxⱼ(s·μᵀxⱼ), the same for every query (μ: mean feature)."
+    )
+    row1 = st.columns(2)
+    with row1[0]:
+        st.plotly_chart(vz.click_figure(image, grid, marker=(u, v), title="Click a pixel"),
+                        on_select="rerun", selection_mode="points", key=CLICK_CHART, width="stretch")
+    panels = [row1[1], *st.columns(2)]
+    for col, (name, m) in zip(panels, click_named.items()):
+        with col:
+            st.plotly_chart(vz.overlay_figure(image, m, title=f"{name} (peak {m.max():.3f})",
+                                              marker=(u, v), max_side=320),
+                            width="stretch", key=f"photos_map_{name}")
 else:
     click_named = {}
 

@@ -24,7 +24,6 @@ from models import efficientnet_lite as effnet
 from models.device import pick_device
 
 FEATURE_SIDES = (224, 448, 1024)  # longest side the backbone sees for the click maps
-QUERY_KEY = "photos_query"        # (u, v) in [0, 1]: the clicked position, image-relative
 
 
 def image_key(image: np.ndarray) -> str:
@@ -78,26 +77,41 @@ def click_maps(key: str, longest: int, image: np.ndarray, stage: str, query: tup
     return click_records(feats, cell, stage=stage, scale=scale, mean=mu, gain=gain), cell
 
 
+def _point_query(point) -> tuple[float, float] | None:
+    """(u, v) from one selected point: its customdata, which the browser may send as a
+    list or as a dict keyed "0", "1"; None when the point is not one of the cells."""
+    if not hasattr(point, "get"):
+        return None
+    custom = point.get("customdata")
+    if isinstance(custom, dict):
+        custom = [custom.get(k, custom.get(str(k))) for k in (0, 1)]
+    try:
+        u, v = float(custom[0]), float(custom[1])
+    except (TypeError, ValueError, IndexError, KeyError):
+        return None
+    if not (0.0 <= u <= 1.0 and 0.0 <= v <= 1.0):
+        return None
+    return u, v
+
+
 def apply_click(event, chart_key: str) -> None:
     """Turn a new point selection on the click chart into the stored query (u, v)."""
-    points = []
     try:
         points = list(event.selection.points) if event is not None else []
     except (AttributeError, KeyError, TypeError):
         points = []
     for point in points:
-        custom = point.get("customdata") if hasattr(point, "get") else None
-        if custom is not None and len(custom) >= 2:
-            query = (float(custom[0]), float(custom[1]))
-            seen_key = f"{chart_key}_seen"
-            # A selection stays selected across reruns; act only when it changes, so the
-            # sliders below can still move the query.
-            if st.session_state.get(seen_key) != query:
-                st.session_state[seen_key] = query
-                st.session_state[QUERY_KEY] = query
-                st.session_state["photos_u"] = query[0]
-                st.session_state["photos_v"] = query[1]
-            return
+        query = _point_query(point)
+        if query is None:
+            continue
+        seen_key = f"{chart_key}_seen"
+        # A selection stays selected across reruns; act only when it changes, so the
+        # sliders can still move the query afterwards.
+        if st.session_state.get(seen_key) != query:
+            st.session_state[seen_key] = query
+            st.session_state["photos_u"] = round(query[0], 2)
+            st.session_state["photos_v"] = round(query[1], 2)
+        return
 
 
 def _model_input(image: np.ndarray) -> torch.Tensor:

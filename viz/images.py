@@ -72,23 +72,31 @@ def resize_image(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.clip(np.stack(chans, axis=-1), 0, 255).astype(np.uint8)
 
 
-def normalise(values: np.ndarray) -> np.ndarray:
-    """Min-max to [0, 1]; a constant map becomes zeros (nothing stands out)."""
+def normalise(values: np.ndarray, clip: float = 99.0) -> np.ndarray:
+    """Min to 0, the ``clip`` percentile to 1 (values above saturate); a constant map
+    becomes zeros. Clipping matters for affinity rows, where the query's similarity
+    to itself is a lone peak that would otherwise make the rest of the map black."""
     v = np.asarray(values, dtype=np.float32)
-    lo, hi = float(np.nanmin(v)), float(np.nanmax(v))
+    lo, hi = float(np.nanmin(v)), float(np.nanpercentile(v, clip))
+    if hi <= lo:
+        hi = float(np.nanmax(v))
     if not np.isfinite(lo) or not np.isfinite(hi) or hi <= lo:
         return np.zeros_like(v)
-    return (v - lo) / (hi - lo)
+    return np.clip((v - lo) / (hi - lo), 0.0, 1.0)
 
 
-def blend(image: np.ndarray, saliency: np.ndarray | None, alpha: float = 0.55,
-          max_side: int = MAX_SIDE) -> np.ndarray:
-    """Photo shrunk to max_side with the (min-max normalised) map laid over it in colour."""
+def blend(image: np.ndarray, saliency: np.ndarray | None, alpha: float = 0.6,
+          max_side: int = MAX_SIDE, gamma: float = 0.75) -> np.ndarray:
+    """Photo shrunk to max_side with the (min-max normalised) map laid over it in colour.
+
+    ``gamma`` < 1 lifts small values: softmax maps are often peaked on a few cells, and
+    a linear scale would hide everything but the peak.
+    """
     shape = display_shape(np.asarray(image).shape[:2], max_side)
     base = resize_image(image, shape).astype(np.float32)
     if saliency is None:
         return base.astype(np.uint8)
-    level = normalise(resize_map(saliency, shape))
+    level = normalise(resize_map(saliency, shape)) ** float(gamma)
     color = _lut(OVERLAY_SCALE)[(level * 255).astype(np.uint8)].astype(np.float32)
     # Weight the colour by the map itself so low values leave the photo visible.
     a = (alpha * (0.25 + 0.75 * level))[..., None]
@@ -129,7 +137,7 @@ def _add_marker(fig: go.Figure, marker: tuple[float, float], shape: tuple[int, i
     h, w = shape
     fig.add_trace(go.Scatter(
         x=[u * w - 0.5], y=[v * h - 0.5], mode="markers", hoverinfo="skip", showlegend=False,
-        marker=dict(symbol="x-thin", size=16, line=dict(width=3, color="#00e5ff")), name="query"))
+        marker=dict(symbol="x-thin", size=11, line=dict(width=2, color="#00e5ff")), name="query"))
 
 
 def click_figure(image: np.ndarray, grid: tuple[int, int], marker: tuple[float, float] | None = None,
