@@ -39,7 +39,9 @@ st.caption(
 decoded = image_input("photos", label="Photo", default_sample="chelsea")
 if decoded is None:
     st.stop()
-image = decoded.array
+image, shrink_note = ph.working_image(decoded)
+if shrink_note:
+    st.caption(shrink_note)
 key = ph.image_key(image)
 
 try:

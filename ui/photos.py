@@ -24,6 +24,25 @@ from models import efficientnet_lite as effnet
 from models.device import pick_device
 
 FEATURE_SIDES = (224, 448, 1024)  # longest side the backbone sees for the click maps
+WORKING_SIDE = 1024               # every map on the page lives at most at this size
+
+
+def working_image(decoded) -> tuple[np.ndarray, str | None]:
+    """The decoded upload, shrunk so its longest side is at most WORKING_SIDE.
+
+    Attribution and agreement maps have the working image's shape; without this cap a
+    40-megapixel upload would make each map 160 MB. Returns (array, note or None).
+    """
+    from PIL import Image
+
+    img = decoded.image
+    w, h = img.size
+    if max(w, h) <= WORKING_SIDE:
+        return decoded.array, None
+    f = WORKING_SIDE / max(w, h)
+    size = (max(1, round(w * f)), max(1, round(h * f)))
+    small = img.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return np.asarray(small, dtype=np.uint8), f"Working on a {size[0]} x {size[1]} copy of the {w} x {h} image."
 
 
 def image_key(image: np.ndarray) -> str:
