@@ -124,6 +124,11 @@ class EfficientNetLite0(nn.Module):
             out["head"] = x
         return x, out
 
+    @property
+    def cam_layer(self) -> nn.Module:
+        """The last MBConv block (stage7, 320 channels at stride 32): where Grad-CAM looks."""
+        return self._blocks[-1]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x, _ = self.forward_features(x)
         x = x.mean(dim=(2, 3))  # global average pool; dropout is a no-op in eval

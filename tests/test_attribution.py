@@ -31,7 +31,7 @@ def test_captum_maps_have_the_image_shape(model, photo):
     x = E.preprocess(photo)
     target = E.classify(model, photo).top[0][0]
     calls = []
-    maps = A.captum_maps(model, model._blocks[-1], x, target, photo.shape[:2], n_steps=4,
+    maps = A.captum_maps(model, model.cam_layer, x, target, photo.shape[:2], n_steps=4, window=112, stride=56,
                          progress=lambda i, n, name: calls.append((i, n, name)))
     assert set(maps) == set(A.METHODS)
     for name, m in maps.items():
@@ -41,9 +41,9 @@ def test_captum_maps_have_the_image_shape(model, photo):
     assert (maps["Grad-CAM"] >= 0).all()  # ReLU'd
     assert calls[0][0] == 0 and calls[-1] == (3, 3, "done")
     with pytest.raises(ValueError):
-        A.captum_maps(model, model._blocks[-1], x, 1000, photo.shape[:2])
+        A.captum_maps(model, model.cam_layer, x, 1000, photo.shape[:2])
     with pytest.raises(ValueError):
-        A.captum_maps(model, model._blocks[-1], x, 1, photo.shape[:2], methods=("LIME",))
+        A.captum_maps(model, model.cam_layer, x, 1, photo.shape[:2], methods=("LIME",))
 
 
 def test_deletion_curve_starts_at_the_model_probability_and_ends_at_the_blank_image(model, photo):

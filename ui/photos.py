@@ -140,7 +140,7 @@ def _model_input(image: np.ndarray) -> torch.Tensor:
 @st.cache_resource(max_entries=24, show_spinner=False)
 def attribution_map(key: str, method: str, target: int, n_steps: int, _image: np.ndarray) -> np.ndarray:
     model = load_model()
-    return attr.captum_maps(model, model._blocks[-1], _model_input(_image), target, _image.shape[:2],
+    return attr.captum_maps(model, model.cam_layer, _model_input(_image), target, _image.shape[:2],
                             methods=(method,), n_steps=n_steps)[method]
 
 
