@@ -7,11 +7,10 @@ st.error / st.info, never a traceback.
 from __future__ import annotations
 
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from analysis.attribution import METHODS, agreement
+from analysis.attribution import agreement
 from models import efficientnet_lite as effnet
 from models.hf import ModelDirError, check_model_dir
 from ui import photos as ph
