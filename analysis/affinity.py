@@ -30,12 +30,15 @@ definition, 1/√C the scaled dot product of Transformers, "auto" 1/mean‖x_j�
 
 Cost: every function computes one row, O(N·C) time and O(N) extra memory; the N × N
 matrix is never formed (``full_affinity`` exists only for tests and the benchmark).
+``click_records`` with a ``StageCache`` (μ, μᵀx and the scale computed once per image
+and stage) costs one mat-vec per click.
 Returned records have axes ("h", "w") and grid=(h, w); each map sums to 1.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -116,28 +119,62 @@ def dnl_terms(features: torch.Tensor, query: tuple[int, int], scale: float | str
     return pairwise.reshape(h, w), unary.reshape(h, w)
 
 
-def click_records(features: torch.Tensor, query: tuple[int, int], stage: str = "",
-                  scale: float | str | None = None, mean: torch.Tensor | None = None,
-                  gain: float = 1.0) -> tuple[AttentionMap, AttentionMap, AttentionMap]:
+@dataclass(frozen=True)
+class StageCache:
+    """What a page keeps per image and stage so that a click costs one mat-vec.
+
+    x (C, N) float32, μ (C,), the unary logits μᵀx (N,) and the "auto" base scale
+    1 / mean‖x_j‖², all O(N·C) or O(N): linear in the number of positions.
+    """
+
+    x: torch.Tensor
+    mean: torch.Tensor
+    unary_logits: torch.Tensor
+    auto_scale: float
+    grid: tuple[int, int]
+
+
+@torch.inference_mode()
+def stage_cache(features: torch.Tensor) -> StageCache:
+    x, h, w = _flat(features)
+    x = x.contiguous()
+    mu = x.mean(dim=1)  # (C,)
+    return StageCache(x=x, mean=mu, unary_logits=mu @ x, auto_scale=resolve_scale("auto", x.shape[0], x),
+                      grid=(h, w))
+
+
+@torch.inference_mode()
+def click_records(features: torch.Tensor | StageCache, query: tuple[int, int], stage: str = "",
+                  scale: float | str | None = None, gain: float = 1.0,
+                  ) -> tuple[AttentionMap, AttentionMap, AttentionMap]:
     """The three maps for one clicked position, as records named "<stage>.affinity" etc.
 
-    ``gain`` multiplies the resolved scale (a sharpness knob for the page: with
-    "auto" a gain of about 10 gives maps that are neither one-hot nor flat).
+    Uses x_iᵀx_j = (x_i − μ)ᵀx_j + μᵀx_j: with the unary logits μᵀx cached per stage,
+    one mat-vec x_iᵀX gives the affinity logits, and the pairwise logits are their
+    difference (the constant −(x_i − μ)ᵀμ is dropped, as softmax ignores it). This is
+    the same map as ``affinity_row``/``dnl_terms`` (tested), at a third of the cost.
+    ``gain`` multiplies the resolved scale (a sharpness knob for the page).
     """
-    c, h, w = features.shape
+    cache = features if isinstance(features, StageCache) else stage_cache(features)
+    x = cache.x
+    c = x.shape[0]
+    h, w = cache.grid
     if not (math.isfinite(float(gain)) and gain > 0):
         raise ValueError(f"gain must be a positive number, got {gain!r}")
-    s = resolve_scale(scale, c, features.reshape(c, h * w).float()) * float(gain)
-    # One resolved number for all three maps, so "auto" is computed once, not thrice.
-    a = affinity_row(features, query, s)
-    p, u = dnl_terms(features, query, s, mean)
+    base = cache.auto_scale if scale == "auto" else resolve_scale(scale, c)
+    s = base * float(gain)
+    i = _query_index(query, h, w)
+    logits = x[:, i] @ x  # (N,) x_iᵀx_j
+    a = torch.softmax(logits * s, dim=0)
+    p = torch.softmax((logits - cache.unary_logits) * s, dim=0)
+    u = torch.softmax(cache.unary_logits * s, dim=0)
     meta = {"query": (int(query[0]), int(query[1])), "channels": int(c),
             "scale": s, "normalised": "softmax"}
     prefix = f"{stage}." if stage else ""
     return (
-        AttentionMap(prefix + "affinity", "affinity", a, ("h", "w"), grid=(h, w), meta=meta),
-        AttentionMap(prefix + "dnl.pairwise", "pairwise", p, ("h", "w"), grid=(h, w), meta=meta),
-        AttentionMap(prefix + "dnl.unary", "unary", u, ("h", "w"), grid=(h, w), meta=meta),
+        AttentionMap(prefix + "affinity", "affinity", a.reshape(h, w), ("h", "w"), grid=(h, w), meta=meta),
+        AttentionMap(prefix + "dnl.pairwise", "pairwise", p.reshape(h, w), ("h", "w"), grid=(h, w), meta=meta),
+        AttentionMap(prefix + "dnl.unary", "unary", u.reshape(h, w), ("h", "w"), grid=(h, w), meta=meta),
     )
 
 

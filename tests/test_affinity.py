@@ -80,3 +80,19 @@ def test_large_logits_do_not_overflow():
     f[:, 0, 0] = 120.0
     row = A.affinity_row(f, (0, 0))
     assert torch.isfinite(row).all() and abs(float(row.sum()) - 1) < 1e-5
+
+
+@pytest.mark.parametrize("scale", ["paper", "sqrt", "auto", 0.05])
+def test_cached_click_equals_the_reference_definitions(features, scale):
+    cache = A.stage_cache(features)
+    for query in [(0, 0), (4, 6), (2, 1)]:
+        a, p, u = (r.weights for r in A.click_records(cache, query, scale=scale, gain=2.0))
+        s = A.resolve_scale(scale, 8, features.reshape(8, -1)) * 2.0
+        assert torch.allclose(a, A.affinity_row(features, query, s), atol=1e-6)
+        p_ref, u_ref = A.dnl_terms(features, query, s)
+        assert torch.allclose(p, p_ref, atol=1e-6)
+        assert torch.allclose(u, u_ref, atol=1e-6)
+    # a cache and raw features give the same records
+    raw = A.click_records(features, (3, 3), scale=scale)
+    cached = A.click_records(cache, (3, 3), scale=scale)
+    assert all(torch.equal(r.weights, c.weights) for r, c in zip(raw, cached))

@@ -19,7 +19,7 @@ import streamlit as st
 import torch
 
 from analysis import attribution as attr
-from analysis.affinity import click_records
+from analysis.affinity import StageCache, click_records, stage_cache
 from models import efficientnet_lite as effnet
 from models.device import pick_device
 
@@ -71,14 +71,14 @@ def feature_input_shape(shape: tuple[int, int], longest: int) -> tuple[int, int]
 
 
 @st.cache_resource(max_entries=4, show_spinner="Computing backbone features …")
-def stage_features(key: str, longest: int, _image: np.ndarray) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """stage -> (features (C, h, w), mean feature μ (C,)), at the chosen resolution."""
+def stage_features(key: str, longest: int, _image: np.ndarray) -> dict[str, tuple[torch.Tensor, StageCache]]:
+    """stage -> (features (C, h, w), StageCache with μ, μᵀx and the auto scale)."""
     from viz.images import resize_image  # numpy-only resize; keeps torch out of the image path
 
     shape = feature_input_shape(_image.shape[:2], longest)
     resized = resize_image(_image, shape)
     feats = effnet.stage_features(load_model(), resized, size=None)
-    return {name: (f, f.reshape(f.shape[0], -1).mean(dim=1)) for name, f in feats.items()}
+    return {name: (f, stage_cache(f)) for name, f in feats.items()}
 
 
 def query_cell(query: tuple[float, float], grid: tuple[int, int]) -> tuple[int, int]:
@@ -91,9 +91,9 @@ def query_cell(query: tuple[float, float], grid: tuple[int, int]) -> tuple[int, 
 def click_maps(key: str, longest: int, image: np.ndarray, stage: str, query: tuple[float, float],
                scale: str, gain: float):
     """The affinity, DNL pairwise and DNL unary records for the query: no forward pass."""
-    feats, mu = stage_features(key, longest, image)[stage]
+    feats, cache = stage_features(key, longest, image)[stage]
     cell = query_cell(query, tuple(feats.shape[1:]))
-    return click_records(feats, cell, stage=stage, scale=scale, mean=mu, gain=gain), cell
+    return click_records(cache, cell, stage=stage, scale=scale, gain=gain), cell
 
 
 def _point_query(point) -> tuple[float, float] | None:
