@@ -1,4 +1,4 @@
-"""AppTest drives pages/photos.py: a sample, a query move, a bad upload path, a bad ViT folder."""
+"""AppTest drives app_pages/photos.py: a sample, a query move, a bad upload path, a bad ViT folder."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "photos.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "photos.py")
 
 
 @pytest.fixture(scope="module")
