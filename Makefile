@@ -38,6 +38,7 @@ bench-deps: $(STAMP)
 
 bench: bench-deps
 	$(PY) bench/transformer_payload.py
+	$(PY) bench/photos_click.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

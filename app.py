@@ -18,6 +18,10 @@ PAGES = [
     ("app_pages/transformer.py", "Transformer", ":material/hub:",
      "Multi-head attention of a pretrained transformer on your text: one head, all heads, "
      "BertViz-style lines, rollout, head statistics, exports."),
+    ("app_pages/photos.py", "Photos", ":material/photo_camera:",
+     "Your photo through a pretrained EfficientNet-Lite0: top-5 classes; click a pixel for the "
+     "non-local affinity and its DNL pairwise and unary terms at any stage; Grad-CAM, Integrated "
+     "Gradients and Occlusion side by side, their agreement and deletion curves; any local ViT/DeiT."),
 ]
 
 

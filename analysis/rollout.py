@@ -16,7 +16,7 @@ import numpy as np
 
 def rollout(attention: np.ndarray, residual: float = 0.5, head_fusion: str = "mean") -> np.ndarray:
     """attention (layer, head, T, T) -> cumulative rollout (layer, T, T)."""
-    a = np.asarray(attention, dtype=np.float64)
+    a = np.asarray(attention, dtype=np.float32)  # fuse heads before widening: (T, T) is small
     if a.ndim != 4 or a.shape[-1] != a.shape[-2]:
         raise ValueError(f"rollout needs (layer, head, T, T) self-attention, got shape {a.shape}")
     if not 0.0 <= residual <= 1.0:
@@ -29,6 +29,7 @@ def rollout(attention: np.ndarray, residual: float = 0.5, head_fusion: str = "me
         fused = a.min(axis=1)
     else:
         raise ValueError(f"head_fusion must be 'mean', 'max' or 'min', got {head_fusion!r}")
+    fused = fused.astype(np.float64)
     n_layers, t = fused.shape[0], fused.shape[-1]
     eye = np.eye(t)
     out = np.empty((n_layers, t, t), dtype=np.float64)

@@ -7,7 +7,7 @@ import streamlit as st
 from analysis.head_stats import STAT_COLUMNS, head_statistics_table
 from ui.export import data_uri_bytes, download, figure_config, matrix_csv, settings_json, stack_npz
 from ui.sidebar import device_badge
-from ui.transformer import analyse_text, load_or_explain, model_dir_input
+from ui.transformer import analyse_text, load_or_explain, model_dir_input, rollout_of, stats_of
 from viz.attention import (
     attention_heatmap,
     head_view_figure,
@@ -141,9 +141,15 @@ def explore() -> None:
         with model_view:
             st.caption("Every layer (rows) × head (columns); each small map is scaled to its own "
                        "maximum. Click a cell to inspect that head.")
-            fig = model_view_figure(view.overview, selected=(layer, head), head_stats=view.stats)
-            st.plotly_chart(fig, config=config, key="tf_model_view", on_select=_pick_head_from_model_view,
-                            selection_mode="points")
+            grid, enlarged = st.columns([1.1, 1])
+            with grid:
+                fig = model_view_figure(view.overview, selected=(layer, head))
+                st.plotly_chart(fig, config=config, key="tf_model_view",
+                                on_select=_pick_head_from_model_view, selection_mode="points")
+            with enlarged:
+                st.plotly_chart(attention_heatmap(view.weights[layer, head], view.query_tokens,
+                                                  view.key_tokens, f"Layer {layer}, head {head}"),
+                                config=config, key="tf_model_view_enlarged")
 
     if head_view.open:
         with head_view:
@@ -162,13 +168,14 @@ def explore() -> None:
 
     if rollout_tab.open:
         with rollout_tab:
-            if view.rollout is None:
+            flows = rollout_of(model_dir, text, record_name)
+            if flows is None:
                 st.info("Rollout follows attention through a stack of self-attention layers; "
                         "it does not apply to cross-attention.")
             else:
                 st.caption(f"Attention rollout (Abnar & Zuidema 2020) from the input up to layer {layer}: "
                            "heads averaged, ½·A + ½·I per layer, multiplied through the layers.")
-                flow = view.rollout[layer]
+                flow = flows[layer]
                 st.plotly_chart(token_bar_figure(flow[query], view.key_tokens,
                                                  f"Rollout from token {query} through layer {layer}",
                                                  "rollout"), config=config, key="tf_rollout_bar")
@@ -178,16 +185,17 @@ def explore() -> None:
 
     if stats_tab.open:
         with stats_tab:
-            if view.stats is None:
+            stats = stats_of(model_dir, text, record_name)
+            if stats is None:
                 st.info("Head statistics are defined for self-attention.")
             else:
                 labels = {v: k for k, v in STAT_COLUMNS.items()}
                 stat_label = st.selectbox("Statistic", list(labels), key="tf_stat")
-                st.plotly_chart(layer_head_figure(view.stats[labels[stat_label]], stat_label, stat_label),
+                st.plotly_chart(layer_head_figure(stats[labels[stat_label]], stat_label, stat_label),
                                 config=config, key="tf_stat_map")
                 st.caption("Click a column header to sort; select a row to inspect that head. "
                            "Statistics after Clark et al. 2019, averaged over query tokens.")
-                table = head_statistics_table(view.stats)
+                table = head_statistics_table(stats)
                 st.dataframe(table, hide_index=True, key="tf_stats_table", on_select=_pick_head_from_table,
                              selection_mode="single-row",
                              column_config={c: st.column_config.NumberColumn(format="%.3f")
@@ -215,9 +223,10 @@ def explore() -> None:
             with y:
                 download("Model view (PNG)", lambda: data_uri_bytes(view.overview.source),
                          f"{record_name}-model-view.png", "image/png", "tf_dl_png")
-                if view.stats is not None:
+                if view.is_square_self:
                     download("Head statistics (CSV)",
-                             lambda: head_statistics_table(view.stats).to_csv(index=False).encode(),
+                             lambda: head_statistics_table(
+                                 stats_of(model_dir, text, record_name)).to_csv(index=False).encode(),
                              f"{record_name}-head-stats.csv", "text/csv", "tf_dl_stats")
                 download("Settings (JSON)", lambda: settings_json(settings), f"{stem}-settings.json",
                          "application/json", "tf_dl_settings")

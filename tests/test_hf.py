@@ -114,3 +114,18 @@ def test_default_model_loads_offline():
     assert (loaded.n_layers, loaded.n_heads, loaded.max_tokens) == (6, 12, 512)
     run = run_transformer(loaded, "A cat 😀 你好 שלום <b>x</b>")
     assert run.records[0].numpy().shape[:2] == (6, 12)
+
+
+def test_default_model_never_touches_the_network(monkeypatch):
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network access attempted: {args!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    from models.hf import default_model_dir
+
+    loaded = load_transformer(default_model_dir(), device=torch.device("cpu"))
+    run = run_transformer(loaded, "No network was used to read this.")
+    assert run.records[0].numpy().shape[0] == 6

@@ -55,7 +55,7 @@ def test_transformer_page_every_view_renders(page):
     at = page
     assert "tf_heatmap" in _chart_keys(at.main)
     expected = {
-        "Model view": {"tf_model_view"},
+        "Model view": {"tf_model_view", "tf_model_view_enlarged"},
         "Head view": {"tf_head_view"},
         "Rollout": {"tf_rollout_bar", "tf_rollout_map"},
         "Head statistics": {"tf_stat_map"},
@@ -127,3 +127,23 @@ def test_bad_model_directory_gives_a_message(tmp_path):
     assert any("does not exist" in e.value for e in at.sidebar.error)
     at.sidebar.text_input(key="tf_model_dir").input(str(tmp_path)).run()
     assert any("config.json" in e.value for e in at.sidebar.error)
+
+
+def test_encoder_decoder_model_shows_all_three_attentions(tmp_path):
+    from tests.tiny_models import tiny_bart
+
+    folder = tiny_bart(tmp_path / "bart")
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.sidebar.text_input(key="tf_model_dir").input(str(folder)).run()
+    assert not at.exception
+    radio = at.radio(key="tf_record")
+    assert radio.options == [
+        "Encoder self-attention", "Decoder self-attention (causal)", "Cross-attention (decoder → encoder)"]
+    radio.set_value("decoder.cross").run()
+    assert not at.exception
+    at.session_state["tf_tab"] = "Rollout"
+    at.run()
+    assert any("does not apply to cross-attention" in i.value for i in at.info)
+    at.session_state["tf_tab"] = "Head statistics"
+    at.run()
+    assert any("self-attention" in i.value for i in at.info)

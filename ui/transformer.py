@@ -36,8 +36,11 @@ class RecordView:
     query_tokens: tuple[str, ...]
     key_tokens: tuple[str, ...]
     overview: ModelViewImage
-    rollout: np.ndarray | None                # (layer, T, T), self-attention only
-    stats: dict[str, np.ndarray] | None       # {stat: (layer, head)}, self-attention only
+
+    @property
+    def is_square_self(self) -> bool:
+        """Rollout and head statistics apply to self-attention only."""
+        return self.record.kind == "self" and self.weights.shape[-1] == self.weights.shape[-2]
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,6 +49,7 @@ class TextAnalysis:
     n_tokens_total: int
     n_chars_cut: int
     max_tokens: int
+    special: tuple[bool, ...]
     views: dict[str, RecordView]
 
     @property
@@ -53,20 +57,15 @@ class TextAnalysis:
         return max(0, self.n_tokens_total - len(self.tokens))
 
 
-def _prepare(record: AttentionMap, special: tuple[bool, ...]) -> RecordView:
+def _prepare(record: AttentionMap) -> RecordView:
     weights = record.numpy()
-    square = record.kind == "self" and weights.shape[-1] == weights.shape[-2]
     weights.setflags(write=False)  # shared between reruns and sessions
-    # Statistics that name [CLS]/[SEP] only make sense on the input's own tokens.
-    stats_special = special if len(special) == weights.shape[-1] else (False,) * weights.shape[-1]
     return RecordView(
         record=record,
         weights=weights,
         query_tokens=record.query_labels or tuple(str(i) for i in range(weights.shape[-2])),
         key_tokens=record.key_labels or tuple(str(i) for i in range(weights.shape[-1])),
         overview=model_view_image(weights),
-        rollout=rollout(weights) if square else None,
-        stats=head_statistics(weights, stats_special) if square else None,
     )
 
 
@@ -75,14 +74,34 @@ def analyse_text(model_dir: str, text: str) -> TextAnalysis:
     """One forward pass per (model, text); every view reads from this."""
     loaded = load_model(model_dir)
     run = run_transformer(loaded, text)
-    views = {r.name: _prepare(r, run.special) for r in run.records}
+    views = {r.name: _prepare(r) for r in run.records}
     return TextAnalysis(
         tokens=run.tokens,
         n_tokens_total=run.n_tokens_total,
         n_chars_cut=run.n_chars_cut,
         max_tokens=loaded.max_tokens,
+        special=run.special,
         views=views,
     )
+
+
+# Rollout and statistics are computed when their tab first opens, then kept.
+@st.cache_resource(show_spinner="Computing rollout…", max_entries=8)
+def rollout_of(model_dir: str, text: str, record_name: str) -> np.ndarray | None:
+    view = analyse_text(model_dir, text).views[record_name]
+    return rollout(view.weights) if view.is_square_self else None
+
+
+@st.cache_resource(show_spinner="Computing head statistics…", max_entries=8)
+def stats_of(model_dir: str, text: str, record_name: str) -> dict[str, np.ndarray] | None:
+    analysis = analyse_text(model_dir, text)
+    view = analysis.views[record_name]
+    if not view.is_square_self:
+        return None
+    # [CLS]/[SEP] shares only make sense on the input's own tokens (not a decoder's).
+    n = view.weights.shape[-1]
+    special = analysis.special if len(analysis.special) == n else (False,) * n
+    return head_statistics(view.weights, special)
 
 
 def model_dir_input() -> str | None:

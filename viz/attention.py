@@ -83,19 +83,22 @@ def _lut(colorscale: str) -> np.ndarray:
 
 
 def pool_map(weights: np.ndarray, size: int) -> np.ndarray:
-    """Area-average a 2-D map down to at most size × size (never up)."""
+    """Area-average the last two axes down to at most size × size (never up).
+
+    Works on one map (Tq, Tk) or a whole stack (..., Tq, Tk) in a single pass.
+    """
     w = np.asarray(weights, dtype=np.float32)
-    if w.ndim != 2:
-        raise ValueError(f"pool_map needs a 2-D array, got shape {w.shape}")
+    if w.ndim < 2:
+        raise ValueError(f"pool_map needs at least a 2-D array, got shape {w.shape}")
     if size < 1:
         raise ValueError("size must be at least 1")
-    for axis in (0, 1):
+    for axis in (-2, -1):
         n = w.shape[axis]
         if n > size:
             edges = np.linspace(0, n, size + 1).astype(int)
             sums = np.add.reduceat(w, edges[:-1], axis=axis)
-            counts = np.diff(edges).reshape((-1, 1) if axis == 0 else (1, -1))
-            w = sums / counts
+            counts = np.diff(edges).astype(np.float32)
+            w = sums / (counts[:, None] if axis == -2 else counts)
     return w
 
 
@@ -116,18 +119,19 @@ def model_view_mosaic(stack: np.ndarray, cell: int = 48, gutter: int = 3) -> np.
     sk = max(1, cell // tk) if tk < cell else 1
     ch, cw = min(tq, cell) * sq, min(tk, cell) * sk
     lut = _lut(COLORSCALE)
+    pooled = pool_map(s, cell)  # (layer, head, ≤cell, ≤cell), one pass over the stack
+    pooled = np.repeat(np.repeat(pooled, sq, axis=-2), sk, axis=-1)
+    peak = pooled.max(axis=(-2, -1), keepdims=True)
+    levels = np.where(peak > 0, pooled / np.where(peak > 0, peak, 1.0) * 255.0, 0.0).astype(np.uint8)
+    tiles = lut[levels]  # (layer, head, ch, cw, 3)
     height = n_layers * ch + (n_layers + 1) * gutter
     width = n_heads * cw + (n_heads + 1) * gutter
     mosaic = np.full((height, width, 3), 255, dtype=np.uint8)
     for layer in range(n_layers):
         for head in range(n_heads):
-            m = pool_map(s[layer, head], cell)
-            m = np.repeat(np.repeat(m, sq, axis=0), sk, axis=1)
-            peak = float(m.max())
-            level = (m / peak * 255.0).astype(np.uint8) if peak > 0 else np.zeros(m.shape, np.uint8)
             top = gutter + layer * (ch + gutter)
             left = gutter + head * (cw + gutter)
-            mosaic[top : top + m.shape[0], left : left + m.shape[1]] = lut[level]
+            mosaic[top : top + ch, left : left + cw] = tiles[layer, head]
     return mosaic
 
 
@@ -169,7 +173,6 @@ def model_view_image(stack: np.ndarray, cell: int = 48, gutter: int = 3) -> Mode
 def model_view_figure(
     image: ModelViewImage,
     selected: tuple[int, int] | None = None,
-    head_stats: dict[str, np.ndarray] | None = None,
 ) -> go.Figure:
     """Every layer × head as a small map in one PNG; each cell carries a clickable marker."""
     g, ch, cw = image.gutter, image.cell_h, image.cell_w
@@ -180,10 +183,7 @@ def model_view_figure(
     xs, ys = np.meshgrid(cx, cy)
     layers, heads = np.meshgrid(np.arange(n_layers), np.arange(n_heads), indexing="ij")
     custom = np.stack([layers.ravel(), heads.ravel()], axis=1).astype(np.float32)
-    hover = "Layer %{customdata[0]}, head %{customdata[1]}"
-    if head_stats and "entropy" in head_stats:
-        custom = np.concatenate([custom, head_stats["entropy"].reshape(-1, 1)], axis=1)
-        hover += "<br>entropy %{customdata[2]:.2f} nats"
+    hover = "Layer %{customdata[0]}, head %{customdata[1]}<br>click to inspect"
     fig.add_trace(
         go.Scatter(
             x=xs.ravel(),

@@ -8,6 +8,7 @@ tests/e2e/screenshots/ for a person to look at.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -46,7 +47,8 @@ def _free_port() -> int:
 def server():
     port = _free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    log = open(SHOTS.parent / "server.log", "w") if SHOTS.parent.exists() else subprocess.DEVNULL
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    log = open(SHOTS / "server.log", "w")  # kept beside the screenshots for a failed run
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true",
@@ -68,6 +70,7 @@ def server():
     yield url
     proc.terminate()
     proc.wait(timeout=20)
+    log.close()
 
 
 @pytest.fixture(scope="module")
@@ -85,11 +88,12 @@ def browser():
         b.close()
 
 
-def _wait_idle(page, timeout=120_000):
-    """Streamlit shows a running indicator while the script runs."""
+def _wait_idle(page, timeout=240_000):
+    """Wait until the script has finished: no running indicator and no spinner left."""
     page.wait_for_timeout(500)
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " && !document.querySelector('[data-testid=\"stSpinner\"]')", timeout=timeout)
     page.wait_for_timeout(300)
 
 
@@ -166,3 +170,24 @@ def test_transformer_page_hostile_text_and_model_view_click(server, browser):
         _assert_no_error(page, tab)
         page.screenshot(path=str(SHOTS / f"transformer-{tab.lower().replace(' ', '-')}.png"), full_page=True)
     assert not dialogs, dialogs
+
+
+def test_photos_click_moves_the_query(server, browser):
+    from playwright.sync_api import expect
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    page.goto(f"{server}/photos", wait_until="domcontentloaded")
+    caption = page.get_by_text(re.compile(r"query cell \(row \d+, col \d+\)"))
+    caption.wait_for(timeout=240_000)
+    _wait_idle(page)
+    before = re.search(r"query cell \(row \d+, col \d+\)", caption.inner_text()).group(0)
+    chart = page.locator(".js-plotly-plot", has=page.locator(".gtitle", has_text="Click a pixel"))
+    points = chart.locator(".scatterlayer .point")
+    points.first.wait_for(state="attached", timeout=60_000)
+    assert points.count() > 16
+    points.nth(points.count() // 3 + 2).click(force=True)
+    expect(caption).not_to_contain_text(before, timeout=120_000)
+    _wait_idle(page)
+    _assert_no_error(page, "photos after click")
+    page.screenshot(path=str(SHOTS / "photos-click.png"), full_page=True)
