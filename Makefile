@@ -10,12 +10,16 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 
-.PHONY: run test venv chromium bench bench-deps clean
+SPATIAL_ARCHS := baseline nl_gaussian nl_embedded nl_dot nl_concat dnl cbam_channel cbam_full
+
+.PHONY: run test venv chromium data bench bench-deps train-spatial train-sagan clean
 
 run: $(STAMP)
+	@# The image lab's scenes need Fashion-MNIST; without root the rest of the app still runs.
+	-@$(MAKE) --no-print-directory data || echo "Fashion-MNIST is missing: the image lab's test scenes are off"
 	$(PY) -m streamlit run app.py --server.port $(PORT) --server.address localhost
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium data
 	$(PY) -m pytest
 
 venv: $(STAMP)
@@ -31,6 +35,21 @@ chromium:
 	@test -x $(CHROMIUM) || { \
 	  echo "Installing Debian's chromium for the browser test (needs root)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+
+# Datasets come from Debian's packages (installed as root), never from the network at run time.
+FASHION := /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+data:
+	@test -f $(FASHION) || { \
+	  echo "Installing Debian's dataset-fashion-mnist (needs root)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dataset-fashion-mnist; }
+
+# Retrain the image-lab models in assets/ (weights + model cards); --resume continues from checkpoints/.
+train-spatial: $(STAMP) data
+	for a in $(SPATIAL_ARCHS); do nice -n 10 $(PY) -m models.train spatial --arch $$a --epochs 5 --threads 1 --resume || exit 1; done
+	$(PY) -m models.train spatial --refresh-cards
+
+train-sagan: $(STAMP) data
+	nice -n 10 $(PY) -m models.train sagan --steps 1600 --threads 1 --resume
 
 # Benchmarks compare against peers (BertViz) that the app itself does not need.
 bench-deps: $(STAMP)

@@ -22,6 +22,10 @@ PAGES = [
      "Your photo through a pretrained EfficientNet-Lite0: top-5 classes; click a pixel for the "
      "non-local affinity and its DNL pairwise and unary terms at any stage; Grad-CAM, Integrated "
      "Gradients and Occlusion side by side, their agreement and deletion curves; any local ViT/DeiT."),
+    ("app_pages/spatial.py", "Image lab", ":material/center_focus_strong:",
+     "Non-local (four pairwise functions), Disentangled Non-local, CBAM and SAGAN trained here on "
+     "Fashion-MNIST scenes: click a pixel for each variant's affinity, DNL's pairwise and unary "
+     "terms, CBAM's channel gates and spatial masks, SAGAN's attention, metrics from the cards."),
 ]
 
 
