@@ -88,13 +88,23 @@ def browser():
         b.close()
 
 
-def _wait_idle(page, timeout=240_000):
-    """Wait until the script has finished: no running indicator and no spinner left."""
-    page.wait_for_timeout(500)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " && !document.querySelector('[data-testid=\"stSpinner\"]')", timeout=timeout)
-    page.wait_for_timeout(300)
+def _wait_idle(page, timeout=240_000, quiet_ms=2_000):
+    """Wait until the script has finished: no spinner or skeleton, and the page has
+    stopped changing for quiet_ms (Streamlit streams elements while a script runs)."""
+    busy = ('[data-testid="stSpinner"], [data-testid="stSkeleton"], '
+            '[data-testid="stStatusWidget"]')
+    waited, last, quiet = 0, None, 0
+    while waited < timeout:
+        state = page.evaluate(
+            "(busy) => [document.querySelectorAll('*').length, document.body.innerText.length,"
+            " document.querySelectorAll(busy).length]", busy)
+        quiet = quiet + 250 if state == last and state[2] == 0 else 0
+        if quiet >= quiet_ms:
+            return
+        last = state
+        page.wait_for_timeout(250)
+        waited += 250
+    raise AssertionError(f"the page was still busy after {timeout / 1000:.0f} s")
 
 
 def _assert_no_error(page, name):
@@ -169,6 +179,12 @@ def test_transformer_page_hostile_text_and_model_view_click(server, browser):
         _wait_idle(page)
         _assert_no_error(page, tab)
         page.screenshot(path=str(SHOTS / f"transformer-{tab.lower().replace(' ', '-')}.png"), full_page=True)
+    # The export tab is open: a download carries the settings and the hostile text as data.
+    with page.expect_download(timeout=60_000) as info:
+        page.get_by_role("button", name="This head's map (CSV)").click()
+    csv_text = Path(info.value.path()).read_text(encoding="utf-8")
+    assert csv_text.startswith("# model_dir: ") and "# layer: 2" in csv_text and "# head: 5" in csv_text
+    assert "<script>alert(1)</script>" in csv_text
     assert not dialogs, dialogs
 
 
