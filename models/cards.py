@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+from models.weights import ASSETS  # one assets folder for the app, the cards and training
 REQUIRED = ("name", "task", "architecture", "source")
 
 

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from models.device import describe_device, pick_device
 from models.fashion import DATA_DIR, load_split
 from models.sagan import SAGAN
-from models.weights import ASSETS, read_card, save_weights, write_card
+from models.weights import ASSETS, read_card, restore_checkpoint, save_weights, write_card
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,11 +61,8 @@ def train_gan(gan: SAGAN, images: np.ndarray, *, steps, batch, lr_g, lr_d, seed,
     opt_d = torch.optim.Adam(D.parameters(), lr=lr_d, betas=(0.0, 0.9))
     start, elapsed = 0, 0.0
     history: list[tuple[float, float]] = []
-    if resume and checkpoint is not None and checkpoint.is_file():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
-        gan.load_state_dict(state["gan"])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
+    state = restore_checkpoint(checkpoint, device, gan=gan, opt_g=opt_g, opt_d=opt_d) if resume else None
+    if state is not None:
         start, elapsed = int(state["step"]), float(state["elapsed"])
         print(f"resumed from {checkpoint} at step {start} ({elapsed:.0f} s so far)")
     data = torch.from_numpy(np.ascontiguousarray(images)).float().div_(127.5).sub_(1.0)[:, None]  # [-1, 1]

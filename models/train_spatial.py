@@ -30,7 +30,7 @@ from models.classifiers import ARCHS, SpatialClassifier
 from models.device import describe_device, pick_device
 from models.fashion import CANVAS, CLASSES, DATA_DIR, build_split
 from models.localisation import affinity_mass, pointing_hits, query_independence
-from models.weights import ASSETS, read_card, save_weights, write_card
+from models.weights import ASSETS, read_card, restore_checkpoint, save_weights, write_card
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,11 +83,8 @@ def fit(model, images, labels, *, epochs, batch, lr, seed, device, checkpoint: P
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch,
                                                 pct_start=0.2)
     start_epoch, elapsed = 0, 0.0
-    if resume and checkpoint is not None and checkpoint.is_file():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
+    state = restore_checkpoint(checkpoint, device, model=model, opt=opt, sched=sched) if resume else None
+    if state is not None:
         start_epoch, elapsed = int(state["epoch"]), float(state["elapsed"])
         print(f"resumed from {checkpoint} after epoch {start_epoch} ({elapsed:.0f} s so far)")
     loss_avg = acc_avg = float("nan")

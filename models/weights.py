@@ -37,6 +37,17 @@ def load_weights(model: nn.Module, path: Path) -> nn.Module:
     return model.eval()
 
 
+def restore_checkpoint(path: Path | None, device: torch.device | str, **stateful) -> dict | None:
+    """Resume training: load each named state (model, optimiser, scheduler…) from a
+    checkpoint written with the same names; returns the checkpoint, or None if absent."""
+    if path is None or not Path(path).is_file():
+        return None
+    state = torch.load(path, map_location=device, weights_only=True)
+    for name, obj in stateful.items():
+        obj.load_state_dict(state[name])
+    return state
+
+
 def write_card(card: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
