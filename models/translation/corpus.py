@@ -26,6 +26,7 @@ training split only.
 
 CLI:
     python -m models.translation.corpus build [--out data/translation] [--vocab 4000]
+    python -m models.translation.corpus sample      # assets/translation-test-verses.jsonl
     python -m models.translation.corpus show Gen 1 1
 """
 
@@ -49,6 +50,11 @@ EN_MODULE, ES_MODULE = "engWEB2015eb", "spaRV1909eb"
 _DROP = {"note"}
 # Inline elements that may sit inside one word: no space is inserted at their edges.
 _INLINE = {"transChange", "hi", "foreign", "seg", "name", "catchWord", "w", "q"}
+# Line/paragraph breaks and removed notes stand for a gap: "nothing;<l/><l/>I" -> "nothing; I",
+# "conceived,<note>…</note>and" -> "conceived, and"; but "shekel<note>…</note>." keeps "shekel.".
+_BREAKS = {"l", "lb", "lg", "div", "p", "title", "milestone", "chapter", "verse", "list", "item", "speaker",
+           "cb", "note"}
+_OPENING = set("“‘\"'(¿¡[«")
 _TAG = re.compile(r"<(/?)([A-Za-z][\w:]*)([^>]*?)(/?)>", re.S)
 _LEMMA = re.compile(r"strong:([HG])0*(\d+)")
 
@@ -67,8 +73,9 @@ def _word_char(c: str) -> bool:
 def clean_osis(raw: str) -> CleanVerse:
     """OSIS markup -> clean text with one Strong's set per whitespace word.
 
-    Spaces go in at tag boundaries only between two word characters (so punctuation
-    keeps its place), and never at the edges of inline tags that can split a word.
+    Spaces go in at tag boundaries between two word characters (so punctuation keeps
+    its place), never at the edges of inline tags that can split a word, and after a line
+    break or a removed note when a word or an opening quote follows.
     """
     chars: list[str] = []
     tags: list[frozenset] = []
@@ -76,19 +83,23 @@ def clean_osis(raw: str) -> CleanVerse:
     lemma_stack: list[frozenset] = []
     boundary = False          # a tag sat between the last emitted char and the next
     boundary_block = False    # ... and it was not a purely inline tag
+    boundary_break = False    # ... and it was a line or paragraph break
     pos = 0
     raw = raw.replace("\r", " ")
     for m in list(_TAG.finditer(raw)) + [None]:
         text = raw[pos : m.start()] if m else raw[pos:]
         if text and drop_depth == 0:
             text = html.unescape(text)
-            if boundary and boundary_block and chars and _word_char(chars[-1]) and _word_char(text[0]):
+            glued = boundary_block and chars and _word_char(chars[-1]) and _word_char(text[0])
+            broken = boundary_break and chars and not chars[-1].isspace() \
+                and (_word_char(text[0]) or text[0] in _OPENING)
+            if boundary and (glued or broken):
                 chars.append(" ")
                 tags.append(frozenset())
             current = lemma_stack[-1] if lemma_stack else frozenset()
             chars.extend(text)
             tags.extend([current] * len(text))
-            boundary = boundary_block = False
+            boundary = boundary_block = boundary_break = False
         if m is None:
             break
         pos = m.end()
@@ -96,12 +107,14 @@ def clean_osis(raw: str) -> CleanVerse:
         boundary = True
         if name not in _INLINE:
             boundary_block = True
+        if name in _BREAKS:
+            boundary_break = True
         if name in _DROP or (name == "title" and "canonical=\"true\"" not in attrs):
             if selfclose:
                 continue
             drop_depth += -1 if closing else 1
             drop_depth = max(drop_depth, 0)
-            boundary_block = True
+            boundary_block = boundary_break = True
             continue
         if name == "w" and not selfclose:
             if closing:
@@ -225,10 +238,24 @@ def build(out: Path = DATA, vocab: int = 4000, sword_dir: Path = SWORD_DIR) -> d
             vocab_size=vocab, model_type="unigram", character_coverage=1.0,
             pad_id=0, unk_id=1, bos_id=2, eos_id=3, num_threads=2, minloglevel=2,
         )
+    write_sample(out)
     info = {**counts, "vocab": vocab, "sources": [EN_MODULE, ES_MODULE],
             "split": "by chapter: chapter k (numbered through the Bible) -> dev if k%20==7, test if k%20==17"}
     (out / "corpus.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return info
+
+
+SAMPLE = ROOT / "assets" / "translation-test-verses.jsonl"
+
+
+def write_sample(data: Path = DATA, out: Path = SAMPLE, n: int = 150, max_words: int = 30) -> int:
+    """A few test verses with their reference links, shipped in assets/ for the page's picker
+    (data/ is git-ignored): evenly spaced over the test split, short enough to read."""
+    items = [json.loads(l) for l in (data / "test.align.jsonl").read_text(encoding="utf-8").splitlines()]
+    items = [i for i in items if i["links"] and len(i["en"].split()) <= max_words]
+    picked = [items[int(k * len(items) / n)] for k in range(min(n, len(items)))]
+    out.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in picked), encoding="utf-8")
+    return len(picked)
 
 
 def main(argv=None) -> None:
@@ -238,6 +265,7 @@ def main(argv=None) -> None:
     b.add_argument("--out", type=Path, default=DATA)
     b.add_argument("--vocab", type=int, default=4000)
     b.add_argument("--sword-dir", type=Path, default=SWORD_DIR)
+    sub.add_parser("sample", help=f"write {SAMPLE.name} (test verses for the page) from data/")
     s = sub.add_parser("show", help="print one verse raw and clean, e.g. show Gen 1 1")
     s.add_argument("book")
     s.add_argument("chapter", type=int)
@@ -247,6 +275,8 @@ def main(argv=None) -> None:
         info = build(args.out, args.vocab, args.sword_dir)
         print(json.dumps(info, indent=2))
         print(f"wrote {args.out}")
+    elif args.cmd == "sample":
+        print(f"wrote {write_sample()} test verses to {SAMPLE}")
     else:
         from pysword.modules import SwordModules
 

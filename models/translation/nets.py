@@ -291,8 +291,10 @@ class Transformer(nn.Module):
         return (
             AttentionMap("encoder.self", "self", stack(state["enc_self"]), axes,
                          query_labels=src_labels, key_labels=src_labels, meta=meta),
+            # decoder self-attention keys are the decoder's inputs: <s> then the emitted tokens
             AttentionMap("decoder.self", "self", stack(ws), axes, query_labels=tgt_labels,
-                         key_labels=tgt_labels, causal=True, meta=meta),
+                         key_labels=("<s>",) + tuple(tgt_labels[:-1]) if tgt_labels else None,
+                         causal=True, meta=meta),
             AttentionMap("decoder.cross", "cross", stack(wc), axes, query_labels=tgt_labels,
                          key_labels=src_labels, meta=meta),
         )

@@ -81,7 +81,7 @@ def prepare_data(args) -> dict:
         n = len(pairs)
         n_test = n_dev = max(1, n // 20)
         split = {"test": pairs[:n_test], "dev": pairs[n_test:n_test + n_dev], "train": pairs[n_test + n_dev:]}
-        work = CHECKPOINTS / f"spm-{Path(args.tsv).stem}"
+        work = Path(args.checkpoint_dir) / f"spm-{Path(args.tsv).stem}"
         work.mkdir(parents=True, exist_ok=True)
         protos = {}
         for side, col in (("src", 0), ("tgt", 1)):
