@@ -1,6 +1,7 @@
 """Figures for the translation lab: arrays in, plotly figures out (numpy + plotly only).
 
-Alignment matrices reuse ``viz.attention.attention_heatmap`` (labels escaped there);
+Alignment matrices reuse ``viz.attention.attention_heatmap`` on the page (labels escaped
+there; viz modules import nothing of ours);
 this module adds the BLEU-against-length chart (the analogue of Figure 2 of Bahdanau
 et al. 2015) and a highlight for the decoding step being replayed.
 """
@@ -12,7 +13,9 @@ import html
 import numpy as np
 import plotly.graph_objects as go
 
-from viz.attention import HEAD_COLORS
+from plotly.colors import qualitative
+
+HEAD_COLORS = qualitative.Dark24
 
 MODEL_COLORS = {"seq2seq": "#7f7f7f", "rnnsearch": "#e4002b", "transformer": "#1f77b4"}
 

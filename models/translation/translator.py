@@ -84,6 +84,8 @@ class Translator:
     def translate(self, text: str, beam: int = 1, max_len: int = 160) -> Translation:
         ids, cut = self.source_ids(text)
         src = torch.tensor([ids], device=self.device)
+        # a translation more than twice as long as its source is a runaway, not a translation
+        max_len = min(max_len, 2 * len(ids) + 10)
         out = greedy(self.model, src, max_len)[0] if beam == 1 else beam_search(self.model, src, beam, max_len)
         return self.forced(ids, out, cut)
 
