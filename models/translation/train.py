@@ -222,8 +222,11 @@ def evaluate_alignment(translator: Translator, align, limit: int = 400) -> dict:
     return out
 
 
-def main(argv=None) -> None:
-    p = argparse.ArgumentParser(prog="python -m models.translation.train")
+def main(argv=None, prog: str = "python -m models.translation.train") -> None:
+    """``prog`` is how the command was called; it goes into the card's made_by
+    (a dispatcher such as ``python -m models.train translation`` passes its own)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(prog=prog)
     p.add_argument("--arch", choices=ARCHS, required=True)
     p.add_argument("--data", default=str(DATA), help="folder built by models.translation.corpus")
     p.add_argument("--tsv", help="train on this TSV of (source, target) pairs instead")
@@ -376,7 +379,7 @@ def main(argv=None) -> None:
         "source": "trained here from scratch by the command in made_by",
         "trained_here": True,
         "page": "Translation",
-        "made_by": "python -m models.translation.train " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
+        "made_by": prog + " " + " ".join(shlex.quote(a) for a in argv),
         "parameters": n_params,
         "config": cfg.to_dict(),
         "data": data["desc"],
