@@ -60,3 +60,22 @@ def test_bleu_length_figure_escapes_names_and_marks_empty_buckets():
     import plotly.graph_objects as go
     fig = highlight_row(go.Figure(go.Heatmap(z=[[0, 1], [1, 0]])), 1, 2)
     assert fig.layout.shapes[0].y0 == 0.5
+
+
+def test_compare_derives_length_trend_from_card_metrics():
+    from models.translation.compare import compare
+
+    def card(values, **extra):
+        keys = ["1_10", "11_20", "21_30", "31_40", "41_plus"]
+        return {"metrics": {"bleu": sum(values) / 5, **{f"bleu_len_{k}": v for k, v in zip(keys, values)}, **extra}}
+
+    cards = {"seq2seq": card([10, 8, 6, 4, 2]),
+             "rnnsearch": card([11, 10, 9, 8, 7], align_mass=0.4, align_uniform_mass=0.1, align_hit=0.5,
+                               align_uniform_hit=0.1, align_aer=0.6, align_uniform_aer=0.9, align_diagonal_aer=0.8),
+             "transformer": card([12, 9, 6, 4, 2])}
+    out = compare(cards)
+    assert out["rnnsearch_minus_seq2seq_bleu_by_length"]["41_plus"] == 5
+    assert out["rnnsearch_advantage_slope_per_bucket"] == 1.0 and out["rnnsearch_advantage_rises_every_bucket"]
+    assert "grows" in out["rnnsearch_vs_seq2seq"] and "4.00x" in out["rnnsearch_attention_vs_chance"]
+    assert out["transformer_advantage_slope_per_bucket"] < 0
+    assert "does not grow" in out["transformer_vs_seq2seq"]
