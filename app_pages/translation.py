@@ -138,16 +138,17 @@ def explore() -> None:
                 if rnn is None:
                     st.info("RNNsearch is not trained yet (see the sidebar).")
                 else:
-                    st.plotly_chart(attention_heatmap(rnn.maps["rnnsearch.alignment"], rnn.out_pieces, rnn.src_pieces,
-                                                      "RNNsearch alignment (target × source)"),
+                    # titles go above the chart: attention_heatmap puts the key labels on top
+                    st.markdown("**RNNsearch alignment** (rows: Spanish output, columns: English source)")
+                    st.plotly_chart(attention_heatmap(rnn.maps["rnnsearch.alignment"], rnn.out_pieces, rnn.src_pieces),
                                     config=config, key="tr_rnn_map")
             with right:
                 if tf is None:
                     st.info("The Transformer is not trained yet (see the sidebar).")
                 else:
                     m, what = cross_map(tf, layer, head)
-                    st.plotly_chart(attention_heatmap(m, tf.out_pieces, tf.src_pieces,
-                                                      f"Transformer cross-attention, {what}"),
+                    st.markdown(f"**Transformer cross-attention**, {what}")
+                    st.plotly_chart(attention_heatmap(m, tf.out_pieces, tf.src_pieces),
                                     config=config, key="tr_tf_map")
             if "seq2seq" in outputs:
                 st.caption("seq2seq has no alignment to show: the decoder sees the source only through the "
@@ -181,8 +182,8 @@ def explore() -> None:
                                 config=config, key=f"tr_step_{arch}")
             if rnn is not None:
                 t = min(step, len(rnn.out_pieces) - 1)
-                fig = attention_heatmap(rnn.maps["rnnsearch.alignment"], rnn.out_pieces, rnn.src_pieces,
-                                        f"RNNsearch alignment, step {t} outlined")
+                st.markdown(f"**RNNsearch alignment**, step {t} outlined")
+                fig = attention_heatmap(rnn.maps["rnnsearch.alignment"], rnn.out_pieces, rnn.src_pieces)
                 st.plotly_chart(highlight_row(fig, t, len(rnn.src_pieces)), config=config, key="tr_step_map")
 
     if ref_tab.open:
@@ -197,14 +198,16 @@ def explore() -> None:
                 st.text("Reference Spanish: " + verse["es"])
                 cols = st.columns(1 + len(view.attention))
                 with cols[0]:
+                    st.markdown("**Reference** (Strong's numbers)")
                     st.plotly_chart(attention_heatmap(view.reference, view.es_words, view.en_words,
-                                                      "Reference (Strong's numbers)", zmax=1.0, value_name="link"),
+                                                      zmax=1.0, value_name="link"),
                                     config=config, key="tr_ref_map")
                 for col, (arch, att) in zip(cols[1:], view.attention.items()):
                     with col:
                         s = view.scores.get(arch, {})
-                        title = f"{arch} on the reference" + (" (mean of layers and heads)" if arch == "transformer" else "")
-                        st.plotly_chart(attention_heatmap(att, view.es_words, view.en_words, title),
+                        st.markdown(f"**{arch}** reading the reference" +
+                                    (" (mean of layers and heads)" if arch == "transformer" else ""))
+                        st.plotly_chart(attention_heatmap(att, view.es_words, view.en_words),
                                         config=config, key=f"tr_ref_{arch}")
                         if s.get("words"):
                             st.caption(f"mass on reference words {s['mass']:.2f} · argmax hits {s['hit']:.2f} · "
