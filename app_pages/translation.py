@@ -109,8 +109,6 @@ def explore() -> None:
     fmt = st.segmented_control("Save figures as", ["PNG", "SVG"], default="PNG", key="tr_fig_format")
     config = figure_config("translation", fmt or "PNG")
     rnn, tf = outputs.get("rnnsearch"), outputs.get("transformer")
-    tabs = st.tabs(TABS, key="tr_tab", on_change="rerun")
-    align_tab, step_tab, ref_tab, bleu_tab, export_tab = tabs
     layer = head = None
     if tf is not None:
         n_layers, n_heads = tf.maps["decoder.cross"].shape[:2]
@@ -130,6 +128,10 @@ def explore() -> None:
         head = c2.selectbox("Transformer head", ["mean", *range(n_heads)], key="tr_head_sel",
                             format_func=lambda x: "mean of heads" if x == "mean" else f"head {x}",
                             disabled=layer == "mean")
+
+    # the tabs come after the layer/head pickers, which every tab reads
+    tabs = st.tabs(TABS, key="tr_tab", on_change="rerun")
+    align_tab, step_tab, ref_tab, bleu_tab, export_tab = tabs
 
     if align_tab.open:
         with align_tab:
