@@ -41,6 +41,7 @@ def test_training_runs_writes_card_and_resumes(arch, tiny_tsv, tmp_path, capsys)
     # resumes from the checkpoint instead of starting again
     main(common + ["--max-steps", "5"])
     assert "resumed" in capsys.readouterr().out
+    assert [(r["from_step"], r["to_step"]) for r in json.loads((tmp_path / f"translation-{arch}-tiny.json").read_text())["runs"]] == [(0, 3), (3, 5)]
     card = json.loads((tmp_path / f"translation-{arch}-tiny.json").read_text())
     assert card["metrics"]["train_steps"] == 5
     translator = Translator.load(tmp_path / f"translation-{arch}-tiny.safetensors")

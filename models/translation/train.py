@@ -271,7 +271,7 @@ def main(argv=None, prog: str = "python -m models.translation.train") -> None:
     ckdir.mkdir(parents=True, exist_ok=True)
     tag = args.arch if not args.tsv else f"{args.arch}-{Path(args.tsv).stem}"
     ckpt = ckdir / f"translation-{tag}.pt"
-    step, epoch, elapsed, history, b_pos = 0, 0, 0.0, [], 0
+    step, epoch, elapsed, history, b_pos, runs = 0, 0, 0.0, [], 0, []
     if ckpt.exists() and not args.fresh:
         state = torch.load(ckpt, map_location=device, weights_only=True)
         if state["config"] == cfg.to_dict():
@@ -281,6 +281,7 @@ def main(argv=None, prog: str = "python -m models.translation.train") -> None:
             step, epoch, elapsed = state["step"], state["epoch"], state["elapsed"]
             b_pos = state.get("batch_in_epoch", 0)
             history = list(state.get("history", []))
+            runs = list(state.get("runs", []))
             torch.set_rng_state(state["rng"])
             print(f"resumed {ckpt} at step {step}, {elapsed / 60:.1f} min trained")
         else:
@@ -289,7 +290,7 @@ def main(argv=None, prog: str = "python -m models.translation.train") -> None:
     def save_checkpoint():
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                     "step": step, "epoch": epoch, "elapsed": elapsed, "batch_in_epoch": b_pos, "config": cfg.to_dict(),
-                    "history": history, "rng": torch.get_rng_state()}, ckpt)
+                    "history": history, "runs": runs, "rng": torch.get_rng_state()}, ckpt)
 
     @torch.inference_mode()
     def dev_loss():
@@ -306,6 +307,8 @@ def main(argv=None, prog: str = "python -m models.translation.train") -> None:
         model.train()
         return tot / max(1, n)
 
+    # each invocation is recorded, so a card says when a model was trained in several sittings
+    runs.append({"command": prog + " " + " ".join(shlex.quote(a) for a in argv), "from_step": step})
     budget = args.minutes * 60
     bar = tqdm(desc=f"train {args.arch}", unit="step", initial=step)
     last_save = time.time()
@@ -345,6 +348,7 @@ def main(argv=None, prog: str = "python -m models.translation.train") -> None:
             epoch += 1
             b_pos = 0
     bar.close()
+    runs[-1]["to_step"] = step
     final_dev = dev_loss()
     save_checkpoint()
 
@@ -399,6 +403,7 @@ def main(argv=None, prog: str = "python -m models.translation.train") -> None:
         "per_head": align.get("per_head"),
         "best_heads_by_mass": align.get("best_heads_by_mass"),
         "dev_history": history,
+        "runs": runs,
         "examples": examples,
     }
     cpath = card_path(tag, out_dir)
