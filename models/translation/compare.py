@@ -1,0 +1,82 @@
+"""Compare the three trained models from their cards and write the comparison into each card.
+
+    python -m models.translation.compare [--assets assets]
+
+Reads assets/translation-{seq2seq,rnnsearch,transformer}.json (written by
+models.translation.train), computes per source-length bucket the BLEU difference of
+each attention model over seq2seq, whether that difference grows with length (its
+least-squares slope over the buckets, and whether it rises bucket to bucket), and the
+attention-vs-reference margins over chance, then stores them under "comparison" in
+every card. Nothing is typed in: every number is derived from the cards' metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from models.translation.translator import ASSETS, card_path
+
+BUCKETS = ["1_10", "11_20", "21_30", "31_40", "41_plus"]
+
+
+def compare(cards: dict[str, dict]) -> dict:
+    out: dict = {}
+    base = cards.get("seq2seq", {}).get("metrics", {})
+    for arch in ("rnnsearch", "transformer"):
+        m = cards.get(arch, {}).get("metrics")
+        if not m:
+            continue
+        if base:
+            diffs = {b: (None if m.get(f"bleu_len_{b}") is None or base.get(f"bleu_len_{b}") is None
+                         else round(m[f"bleu_len_{b}"] - base[f"bleu_len_{b}"], 3)) for b in BUCKETS}
+            pts = [(i, d) for i, d in enumerate(diffs.values()) if d is not None]
+            slope = float(np.polyfit([p[0] for p in pts], [p[1] for p in pts], 1)[0]) if len(pts) >= 2 else None
+            rising = all(b[1] >= a[1] for a, b in zip(pts, pts[1:])) if len(pts) >= 2 else None
+            overall = round(m["bleu"] - base["bleu"], 3)
+            out[f"{arch}_minus_seq2seq_bleu"] = overall
+            out[f"{arch}_minus_seq2seq_bleu_by_length"] = diffs
+            out[f"{arch}_advantage_slope_per_bucket"] = None if slope is None else round(slope, 3)
+            out[f"{arch}_advantage_rises_every_bucket"] = rising
+            grows = slope is not None and slope > 0
+            out[f"{arch}_vs_seq2seq"] = (
+                f"{arch} test BLEU {m['bleu']:.2f} vs seq2seq {base['bleu']:.2f} ({overall:+.2f}); "
+                f"its advantage {'grows' if grows else 'does not grow'} with source length "
+                f"(slope {slope:+.2f} BLEU per 10-word bucket"
+                f"{', rising in every bucket' if rising else ', not rising in every bucket'})."
+                if slope is not None else f"{arch} test BLEU {m['bleu']:.2f} vs seq2seq {base['bleu']:.2f}")
+        if "align_mass" in m:
+            out[f"{arch}_attention_vs_chance"] = (
+                f"attention mass on reference-aligned words {m['align_mass']:.3f} vs chance "
+                f"{m['align_uniform_mass']:.3f} ({m['align_mass'] / m['align_uniform_mass']:.2f}x); argmax hit "
+                f"rate {m['align_hit']:.3f} vs {m['align_uniform_hit']:.3f}; AER {m['align_aer']:.3f} vs chance "
+                f"{m['align_uniform_aer']:.3f} and diagonal baseline {m['align_diagonal_aer']:.3f}")
+    best = cards.get("transformer", {}).get("best_heads_by_mass")
+    if best:
+        out["transformer_best_heads_by_mass"] = best
+    return out
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(prog="python -m models.translation.compare")
+    p.add_argument("--assets", default=str(ASSETS))
+    args = p.parse_args(argv)
+    folder = Path(args.assets)
+    cards = {}
+    for arch in ("seq2seq", "rnnsearch", "transformer"):
+        path = card_path(arch, folder)
+        if path.exists():
+            cards[arch] = json.loads(path.read_text(encoding="utf-8"))
+    result = compare(cards)
+    result["made_by"] = "python -m models.translation.compare"
+    for arch, card in cards.items():
+        card["comparison"] = result
+        card_path(arch, folder).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

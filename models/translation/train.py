@@ -1,0 +1,416 @@
+"""Train, evaluate and export one translation model.
+
+    python -m models.translation.train --arch rnnsearch --minutes 15
+    python -m models.translation.train --arch transformer --tsv my_pairs.tsv --out-dir /tmp/x
+
+Data: by default the Bible corpus built by ``python -m models.translation.corpus build``
+(data/translation: train/dev/test TSV, sentencepiece models, Strong's alignments).
+``--tsv FILE`` trains on any tab-separated file of (source, target) sentence pairs
+instead: sentencepiece models are trained on it and the lines are split 90/5/5 by a
+seeded shuffle (no reference alignment then).
+
+Seeded; tqdm progress; resumable (checkpoints/translation-<arch>.pt holds model,
+optimiser, step, elapsed time and RNG states; ``--minutes`` is the total training
+budget across resumes); CUDA when present. At the end: greedy test BLEU (sacrebleu),
+overall and per source-length bucket, attention vs the Strong's reference on test
+verses, weights to assets/translation-<arch>.safetensors (fp16) and a model card
+assets/translation-<arch>.json. Every number in the card is measured here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from models.device import describe_device, pick_device
+from models.translation.alignment import (
+    AlignmentScore,
+    diagonal_word_attention,
+    pool_to_words,
+    uniform_attention,
+)
+from models.translation.corpus import DATA
+from models.translation.nets import ARCHS, BOS, EOS, PAD, NetConfig, build_model, greedy
+from models.translation.translator import ASSETS, Translator, card_path, save_translator, weights_path, word_index
+
+ROOT = Path(__file__).resolve().parents[2]
+CHECKPOINTS = ROOT / "checkpoints"
+BUCKETS = [(1, 10), (11, 20), (21, 30), (31, 40), (41, 10_000)]
+MAX_TRAIN_PIECES = 120
+
+# Small defaults sized for 2 shared CPU cores and a ~15-minute run (measured here: at
+# 256/384 wide, one RNNsearch step took ~18 s on the contended machine).
+DEFAULTS = {
+    "seq2seq": dict(emb=128, hidden=256, layers=2, dropout=0.1, lr=2e-3),
+    "rnnsearch": dict(emb=128, hidden=256, layers=1, dropout=0.1, lr=2e-3),
+    "transformer": dict(emb=128, hidden=128, layers=2, heads=4, ff=512, dropout=0.1, lr=1.5e-3),
+}
+
+
+def read_tsv(path: Path) -> list[tuple[str, str]]:
+    pairs = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        cols = line.split("\t")
+        if len(cols) < 2 or not cols[0].strip() or not cols[1].strip():
+            continue
+        pairs.append((cols[0].strip(), cols[1].strip()))
+    return pairs
+
+
+def prepare_data(args) -> dict:
+    """Pairs for train/dev/test, sentencepiece processors, and reference alignments if any."""
+    import sentencepiece as spm
+
+    if args.tsv:
+        pairs = read_tsv(Path(args.tsv))
+        if len(pairs) < 20:
+            raise SystemExit(f"{args.tsv}: need at least 20 tab-separated sentence pairs, found {len(pairs)}")
+        rng = random.Random(args.seed)
+        rng.shuffle(pairs)
+        n = len(pairs)
+        n_test = n_dev = max(1, n // 20)
+        split = {"test": pairs[:n_test], "dev": pairs[n_test:n_test + n_dev], "train": pairs[n_test + n_dev:]}
+        work = Path(args.checkpoint_dir) / f"spm-{Path(args.tsv).stem}"
+        work.mkdir(parents=True, exist_ok=True)
+        protos = {}
+        for side, col in (("src", 0), ("tgt", 1)):
+            txt = work / f"train.{side}.txt"
+            txt.write_text("\n".join(p[col] for p in split["train"]) + "\n", encoding="utf-8")
+            spm.SentencePieceTrainer.train(
+                input=str(txt), model_prefix=str(work / f"spm.{side}"), vocab_size=args.vocab,
+                model_type="unigram", character_coverage=1.0, hard_vocab_limit=False,
+                pad_id=0, unk_id=1, bos_id=2, eos_id=3, num_threads=2, minloglevel=2)
+            protos[side] = (work / f"spm.{side}.model").read_bytes()
+        data_desc = f"TSV {args.tsv}: {n} pairs, seeded 90/5/5 shuffle split (seed {args.seed})"
+        align = []
+    else:
+        folder = Path(args.data)
+        if not (folder / "train.tsv").exists():
+            raise SystemExit(f"No corpus in {folder}. Build it first: "
+                             "apt-get install -y sword-text-web sword-text-sparv && "
+                             "python -m models.translation.corpus build")
+        split = {s: read_tsv(folder / f"{s}.tsv") for s in ("train", "dev", "test")}
+        protos = {"src": (folder / "spm.en.model").read_bytes(), "tgt": (folder / "spm.es.model").read_bytes()}
+        info = json.loads((folder / "corpus.json").read_text())
+        data_desc = (f"World English Bible -> Reina-Valera 1909 verse pairs (SWORD engWEB2015eb, spaRV1909eb); "
+                     f"{info['split']}; train {len(split['train'])}, dev {len(split['dev'])}, "
+                     f"test {len(split['test'])} verses; sentencepiece unigram {info['vocab']} per language "
+                     "trained on the training split")
+        align = [json.loads(l) for l in (folder / "test.align.jsonl").read_text(encoding="utf-8").splitlines()]
+    sp_src = spm.SentencePieceProcessor(model_proto=protos["src"])
+    sp_tgt = spm.SentencePieceProcessor(model_proto=protos["tgt"])
+    return {"split": split, "sp_src": sp_src, "sp_tgt": sp_tgt, "protos": protos, "desc": data_desc, "align": align}
+
+
+def encode_pairs(pairs, sp_src, sp_tgt, max_pieces=MAX_TRAIN_PIECES):
+    out = []
+    for s, t in pairs:
+        a, b = sp_src.encode(s), sp_tgt.encode(t)
+        if 0 < len(a) <= max_pieces and 0 < len(b) <= max_pieces:
+            out.append((a + [EOS], [BOS] + b + [EOS]))
+    return out
+
+
+def make_batches(encoded, max_tokens: int, rng: random.Random):
+    """Length-sorted batches of about max_tokens (source + target) tokens, in random order."""
+    order = sorted(range(len(encoded)), key=lambda i: (len(encoded[i][0]), rng.random()))
+    batches, cur, longest = [], [], 0
+    for i in order:
+        longest = max(longest, len(encoded[i][0]) + len(encoded[i][1]))
+        if cur and longest * (len(cur) + 1) > max_tokens:
+            batches.append(cur)
+            cur, longest = [], len(encoded[i][0]) + len(encoded[i][1])
+        cur.append(i)
+    if cur:
+        batches.append(cur)
+    rng.shuffle(batches)
+    return batches
+
+
+def pad(seqs, device):
+    n = max(len(s) for s in seqs)
+    return torch.tensor([s + [PAD] * (n - len(s)) for s in seqs], device=device)
+
+
+def evaluate_bleu(model, data, device, batch=48, max_len=160, limit=None):
+    import sacrebleu
+
+    pairs = data["split"]["test"]
+    if limit and limit < len(pairs):  # evenly spaced, so every part of the Bible is in the sample
+        pairs = [pairs[int(i * len(pairs) / limit)] for i in range(limit)]
+    sp_src, sp_tgt = data["sp_src"], data["sp_tgt"]
+    items = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]))
+    hyps = [""] * len(pairs)
+    for k in tqdm(range(0, len(items), batch), desc="test BLEU (greedy)", leave=False):
+        idx = items[k:k + batch]
+        src = pad([sp_src.encode(pairs[i][0])[:200] + [EOS] for i in idx], device)
+        for i, ids in zip(idx, greedy(model, src, min(max_len, 2 * src.shape[1] + 10))):
+            hyps[i] = sp_tgt.decode(ids)
+    refs = [p[1] for p in pairs]
+    result = {"bleu": sacrebleu.corpus_bleu(hyps, [refs]).score, "test_sentences": len(pairs)}
+    for lo, hi in BUCKETS:
+        sel = [i for i, p in enumerate(pairs) if lo <= len(p[0].split()) <= hi]
+        name = f"bleu_len_{lo}_{hi}" if hi < 10_000 else f"bleu_len_{lo}_plus"
+        result[name] = sacrebleu.corpus_bleu([hyps[i] for i in sel], [[refs[i] for i in sel]]).score if sel else None
+        result[name.replace("bleu_", "n_")] = len(sel)
+    examples = [{"en": pairs[i][0], "reference": refs[i], "output": hyps[i]} for i in range(0, len(pairs), max(1, len(pairs) // 5))][:5]
+    return result, examples
+
+
+@torch.inference_mode()
+def evaluate_alignment(translator: Translator, align, limit: int = 400) -> dict:
+    """Teacher-forced attention on the reference Spanish vs the Strong's links (test verses)."""
+    if translator.arch == "seq2seq" or not align:
+        return {}
+    scores = {"model": AlignmentScore(), "uniform": AlignmentScore(), "diagonal": AlignmentScore()}
+    heads = None
+    used = 0
+    for item in align[:limit]:
+        if not item["links"]:
+            continue
+        src_ids, _ = translator.source_ids(item["en"])
+        out_ids = translator.sp_tgt.encode(item["es"])
+        t = translator.forced(src_ids, out_ids)
+        sw, tw = word_index(t.src_pieces), word_index(t.out_pieces)
+        if sw.max() + 1 != len(item["en"].split()) or tw.max() + 1 != len(item["es"].split()):
+            continue  # sentencepiece and whitespace disagree on word count: skip rather than misalign
+        used += 1
+        links = item["links"]
+        rows = slice(0, len(t.out_pieces) - 1)  # drop the </s> row: it has no reference word
+        if translator.arch == "rnnsearch":
+            att = t.records[0].numpy()[rows]
+        else:
+            cross = next(r for r in t.records if r.name == "decoder.cross").numpy()[:, :, rows]  # (L, H, T, S)
+            if heads is None:
+                heads = [[AlignmentScore() for _ in range(cross.shape[1])] for _ in range(cross.shape[0])]
+                layer_mean = [AlignmentScore() for _ in range(cross.shape[0])]
+            for l in range(cross.shape[0]):
+                for h in range(cross.shape[1]):
+                    heads[l][h].add(pool_to_words(cross[l, h], tw[rows], sw), links)
+                layer_mean[l].add(pool_to_words(cross[l].mean(0), tw[rows], sw), links)
+            att = cross.mean((0, 1))
+        word_att = pool_to_words(att, tw[rows], sw)
+        scores["model"].add(word_att, links)
+        scores["uniform"].add(pool_to_words(uniform_attention(att.shape), tw[rows], sw), links, expected=True)
+        scores["diagonal"].add(diagonal_word_attention(*word_att.shape), links)
+    out = {"align_verses": used}
+    for name, s in scores.items():
+        r = s.result()
+        prefix = "align" if name == "model" else f"align_{name}"
+        out.update({f"{prefix}_mass": r["mass"], f"{prefix}_hit": r["hit"], f"{prefix}_aer": r["aer"]})
+    out["align_words"] = scores["model"].result()["words"]
+    if heads is not None:
+        table = {f"L{l}H{h}": heads[l][h].result() for l in range(len(heads)) for h in range(len(heads[0]))}
+        for l, s in enumerate(layer_mean):
+            table[f"L{l}mean"] = s.result()
+        out["per_head"] = {k: {m: round(v[m], 4) for m in ("mass", "hit", "aer")} for k, v in table.items()}
+        best = sorted((k for k in table if "mean" not in k), key=lambda k: -table[k]["mass"])
+        out["best_heads_by_mass"] = best[:3]
+        out["align_best_head_mass"] = table[best[0]]["mass"]
+        out["align_best_head_aer"] = table[best[0]]["aer"]
+    return out
+
+
+def main(argv=None, prog: str = "python -m models.translation.train") -> None:
+    """``prog`` is how the command was called; it goes into the card's made_by
+    (a dispatcher such as ``python -m models.train translation`` passes its own)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(prog=prog)
+    p.add_argument("--arch", choices=ARCHS, required=True)
+    p.add_argument("--data", default=str(DATA), help="folder built by models.translation.corpus")
+    p.add_argument("--tsv", help="train on this TSV of (source, target) pairs instead")
+    p.add_argument("--vocab", type=int, default=4000, help="sentencepiece vocabulary (with --tsv)")
+    p.add_argument("--minutes", type=float, default=15.0, help="total training wall-clock budget")
+    p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: no limit)")
+    p.add_argument("--max-tokens", type=int, default=2000, help="tokens per batch (source + target)")
+    p.add_argument("--seed", type=int, default=1)
+    # One intra-op thread: on 2 cores shared with other trainers, 2 threads spun in the
+    # kernel (100% sy) and an RNNsearch step took ~9 s; with 1 thread it took ~0.5 s.
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
+    p.add_argument("--test-limit", type=int, default=0, help="score only the first N test pairs (0: all)")
+    p.add_argument("--align-limit", type=int, default=400)
+    p.add_argument("--out-dir", default=str(ASSETS), help="where weights and card go")
+    p.add_argument("--checkpoint-dir", default=str(CHECKPOINTS))
+    for k in ("emb", "hidden", "layers", "heads", "ff"):
+        p.add_argument(f"--{k}", type=int)
+    args = p.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    device = pick_device()
+    data = prepare_data(args)
+    hp = dict(DEFAULTS[args.arch])
+    for k in ("emb", "hidden", "layers", "heads", "ff"):
+        if getattr(args, k) is not None:
+            hp[k] = getattr(args, k)
+    lr = hp.pop("lr")
+    cfg = NetConfig(args.arch, data["sp_src"].get_piece_size(), data["sp_tgt"].get_piece_size(), **hp)
+    model = build_model(cfg).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98))
+    warmup = 400
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup))
+    loss_fn = nn.CrossEntropyLoss(ignore_index=PAD, label_smoothing=0.1)
+    train = encode_pairs(data["split"]["train"], data["sp_src"], data["sp_tgt"])
+    dev = encode_pairs(data["split"]["dev"][:300], data["sp_src"], data["sp_tgt"])
+
+    ckdir = Path(args.checkpoint_dir)
+    ckdir.mkdir(parents=True, exist_ok=True)
+    tag = args.arch if not args.tsv else f"{args.arch}-{Path(args.tsv).stem}"
+    ckpt = ckdir / f"translation-{tag}.pt"
+    step, epoch, elapsed, history, b_pos, runs = 0, 0, 0.0, [], 0, []
+    if ckpt.exists() and not args.fresh:
+        state = torch.load(ckpt, map_location=device, weights_only=True)
+        if state["config"] == cfg.to_dict():
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["opt"])
+            sched.load_state_dict(state["sched"])
+            step, epoch, elapsed = state["step"], state["epoch"], state["elapsed"]
+            b_pos = state.get("batch_in_epoch", 0)
+            history = list(state.get("history", []))
+            runs = list(state.get("runs", []))
+            torch.set_rng_state(state["rng"])
+            print(f"resumed {ckpt} at step {step}, {elapsed / 60:.1f} min trained")
+        else:
+            print(f"{ckpt} has another configuration: starting fresh")
+
+    def save_checkpoint():
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                    "step": step, "epoch": epoch, "elapsed": elapsed, "batch_in_epoch": b_pos, "config": cfg.to_dict(),
+                    "history": history, "runs": runs, "rng": torch.get_rng_state()}, ckpt)
+
+    @torch.inference_mode()
+    def dev_loss():
+        model.eval()
+        tot, n = 0.0, 0
+        for k in range(0, len(dev), 32):
+            chunk = dev[k:k + 32]
+            src, tgt = pad([c[0] for c in chunk], device), pad([c[1] for c in chunk], device)
+            logits = model(src, tgt[:, :-1])
+            l = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt[:, 1:].reshape(-1),
+                                            ignore_index=PAD, reduction="sum")
+            tot += float(l)
+            n += int((tgt[:, 1:] != PAD).sum())
+        model.train()
+        return tot / max(1, n)
+
+    # each invocation is recorded, so a card says when a model was trained in several sittings
+    runs.append({"command": prog + " " + " ".join(shlex.quote(a) for a in argv), "from_step": step})
+    budget = args.minutes * 60
+    bar = tqdm(desc=f"train {args.arch}", unit="step", initial=step)
+    last_save = time.time()
+    stop = False
+    while not stop:
+        rng = random.Random(args.seed * 1000 + epoch)  # same batches per epoch on resume
+        batches = make_batches(train, args.max_tokens, rng)
+        model.train()
+        for b_i, batch in enumerate(batches):
+            if b_i < b_pos:  # resumed mid-epoch: these batches were already trained on
+                continue
+            t0 = time.time()
+            src = pad([train[i][0] for i in batch], device)
+            tgt = pad([train[i][1] for i in batch], device)
+            logits = model(src, tgt[:, :-1])
+            loss = loss_fn(logits.reshape(-1, logits.shape[-1]), tgt[:, 1:].reshape(-1))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            b_pos = b_i + 1
+            elapsed += time.time() - t0
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}", ep=epoch, min=f"{elapsed / 60:.1f}")
+            if time.time() - last_save > 120:
+                save_checkpoint()
+                last_save = time.time()
+            if elapsed >= budget or (args.max_steps and step >= args.max_steps):
+                stop = True
+                break
+        else:
+            history.append({"epoch": epoch, "steps_in_epoch": len(batches), "dev_loss": dev_loss(),
+                            "step": step, "minutes": elapsed / 60})
+            tqdm.write(f"epoch {epoch} done: step {step}, dev loss {history[-1]['dev_loss']:.3f}")
+            epoch += 1
+            b_pos = 0
+    bar.close()
+    runs[-1]["to_step"] = step
+    final_dev = dev_loss()
+    save_checkpoint()
+
+    out_dir = Path(args.out_dir)
+    wpath = weights_path(tag, out_dir)
+    save_translator(model, cfg, data["protos"]["src"], data["protos"]["tgt"], wpath)
+    model.eval()
+    t0 = time.time()
+    # the exported fp16 weights are what the page runs: score those, not the fp32 ones
+    translator = Translator.load(wpath, device)
+    bleu, examples = evaluate_bleu(translator.model, data, device, limit=args.test_limit or None)
+    align = evaluate_alignment(translator, data["align"], args.align_limit)
+    eval_s = time.time() - t0
+    n_params = sum(p.numel() for p in model.parameters())
+    arch_text = {
+        "seq2seq": f"LSTM encoder-decoder (Sutskever et al. 2014), {cfg.layers} layers, hidden {cfg.hidden}, "
+                   f"embeddings {cfg.emb}, reversed source, no attention",
+        "rnnsearch": f"RNNsearch (Bahdanau et al. 2015): bidirectional GRU encoder {cfg.hidden // 2}x2, GRU decoder "
+                     f"{cfg.hidden}, additive attention {cfg.hidden}, embeddings {cfg.emb}",
+        "transformer": f"Transformer (Vaswani et al. 2017), pre-norm, {cfg.layers}+{cfg.layers} layers, "
+                       f"{cfg.heads} heads, d_model {cfg.emb}, d_ff {cfg.ff}",
+    }[args.arch]
+    metrics = {**{k: (round(v, 4) if isinstance(v, float) else v) for k, v in bleu.items()},
+               **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in align.items()
+                  if not isinstance(v, (dict, list))},
+               "dev_loss": round(final_dev, 4), "train_steps": step, "epochs_completed": epoch,
+               "train_minutes": round(elapsed / 60, 2), "eval_minutes": round(eval_s / 60, 2)}
+    card = {
+        "name": f"translation-{tag}",
+        "task": "English -> Spanish translation (Bible verses)" if not args.tsv else f"translation on {args.tsv}",
+        "architecture": arch_text,
+        "source": "trained here from scratch by the command in made_by",
+        "trained_here": True,
+        "page": "Translation",
+        "made_by": prog + " " + " ".join(shlex.quote(a) for a in argv),
+        "parameters": n_params,
+        "config": cfg.to_dict(),
+        "data": data["desc"],
+        "device": describe_device(device),
+        "training": (f"{step} steps ({epoch} full epochs) of Adam lr {lr}, warm-up {warmup} steps, label smoothing "
+                     f"0.1, batches of ~{args.max_tokens} tokens, seed {args.seed}; stopped by the "
+                     f"{args.minutes:g}-minute budget" if elapsed >= budget else
+                     f"{step} steps, stopped by --max-steps"),
+        "weights": f"{wpath.name} (fp16; scores below are of these fp16 weights)",
+        "decoding": "test BLEU uses greedy decoding, sacrebleu corpus BLEU (default 13a tokenisation) on detokenised "
+                    "output; buckets by source length in words",
+        "alignment_scoring": ("teacher-forced attention on the reference Spanish of test verses vs Strong's-number links; "
+                              "see models/translation/alignment.py. align_* = this model (Transformer: mean of all "
+                              "layers and heads), align_uniform_* = chance, align_diagonal_* = position baseline")
+        if align else "not applicable (seq2seq has no attention) or no reference alignment",
+        "metrics": metrics,
+        "per_head": align.get("per_head"),
+        "best_heads_by_mass": align.get("best_heads_by_mass"),
+        "dev_history": history,
+        "runs": runs,
+        "examples": examples,
+    }
+    cpath = card_path(tag, out_dir)
+    cpath.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(json.dumps(metrics, indent=2))
+    print(f"wrote {wpath} and {cpath}")
+
+
+if __name__ == "__main__":
+    main()

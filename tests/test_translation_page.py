@@ -1,0 +1,115 @@
+"""AppTest drives the translation page on tiny models trained in the test (real weights may be absent)."""
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from models.translation.train import main
+from tests.test_pages import _chart_keys
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = str(ROOT / "app_pages" / "translation.py")
+TIMEOUT = 120
+EN = "in the beginning god created heavens and earth light was good water land".split()
+ES = "en el principio dios creó cielos y tierra luz era buena agua tierra".split()
+
+
+@pytest.fixture(scope="module")
+def tiny_assets(tmp_path_factory):
+    """Three tiny models trained for a few steps, named as the page expects, plus test verses."""
+    work = tmp_path_factory.mktemp("tr")
+    rng = random.Random(1)
+    lines = []
+    for _ in range(100):
+        idx = [rng.randrange(len(EN)) for _ in range(rng.randint(3, 9))]
+        lines.append(" ".join(EN[i] for i in idx) + "\t" + " ".join(ES[i] for i in idx))
+    tsv = work / "tiny.tsv"
+    tsv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assets = work / "assets"
+    for arch in ("seq2seq", "rnnsearch", "transformer"):
+        main(["--arch", arch, "--tsv", str(tsv), "--vocab", "40", "--emb", "16", "--hidden", "16", "--layers", "2",
+              "--heads", "2", "--ff", "32", "--max-steps", "2", "--out-dir", str(work / "out"),
+              "--checkpoint-dir", str(work / "ck")])
+        assets.mkdir(exist_ok=True)
+        shutil.copy(work / "out" / f"translation-{arch}-tiny.safetensors", assets / f"translation-{arch}.safetensors")
+        shutil.copy(work / "out" / f"translation-{arch}-tiny.json", assets / f"translation-{arch}.json")
+    verse = {"ref": "Test 1:1", "en": "in the beginning god created heavens",
+             "es": "en el principio dios creó cielos", "links": [[0, 0], [2, 2], [3, 3], [4, 4], [5, 5]]}
+    (assets / "translation-test-verses.jsonl").write_text(json.dumps(verse) + "\n", encoding="utf-8")
+    return assets
+
+
+@pytest.fixture
+def page(tiny_assets, monkeypatch):
+    monkeypatch.setenv("TRANSLATION_ASSETS", str(tiny_assets))
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_three_translations_and_every_tab_render(page):
+    at = page
+    assert at.title[0].value == "Translation lab"
+    assert len(at.text) >= 3  # one translation per model, shown as text
+    assert {"tr_rnn_map", "tr_tf_map", "tr_tf_overview"} <= _chart_keys(at.main)
+    assert any("no alignment" in c.value for c in at.caption)
+    for tab, keys in {"Step by step": {"tr_step_rnnsearch", "tr_step_transformer", "tr_step_map"},
+                      "BLEU vs length": {"tr_bleu"}, "Export": set()}.items():
+        at.session_state["tr_tab"] = tab
+        at.run()
+        assert not at.exception, tab
+        assert keys <= _chart_keys(at.main), tab
+    at.session_state["tr_tab"] = "Step by step"
+    at.run()
+    at.slider(key="tr_step").set_value(2).run()
+    assert not at.exception
+
+
+def test_beam_search_and_layer_head_choice(page):
+    at = page
+    at.radio(key="tr_decoding").set_value("Beam search")
+    at.slider(key="tr_beam").set_value(10)
+    at.button[0].click().run()
+    assert not at.exception
+    assert any("beam search, width 10" in c.value for c in at.caption)
+    at.selectbox(key="tr_layer_sel").set_value(1).run()
+    at.selectbox(key="tr_head_sel").set_value(0).run()
+    assert not at.exception
+    assert "tr_tf_map" in _chart_keys(at.main)
+
+
+def test_test_verse_shows_reference_alignment(page):
+    at = page
+    at.selectbox(key="tr_verse").set_value(0).run()
+    assert at.text_area(key="tr_text").value == "in the beginning god created heavens"
+    at.session_state["tr_tab"] = "Test verse vs reference"
+    at.run()
+    assert not at.exception
+    assert {"tr_ref_map", "tr_ref_rnnsearch", "tr_ref_transformer"} <= _chart_keys(at.main)
+    assert any("Chance" in c.value for c in at.caption)
+
+
+def test_empty_long_and_hostile_input(page):
+    at = page
+    at.text_area(key="tr_text").input("   \n ")
+    at.button[0].click().run()
+    assert not at.exception and any("empty" in w.value for w in at.warning)
+    hostile = "<script>alert(1)</script> <b>bold</b> zebra quokka " * 60  # 300 words, unseen words
+    at.text_area(key="tr_text").input(hostile)
+    at.button[0].click().run()
+    assert not at.exception
+    assert any("was cut" in i.value for i in at.info)
+    assert not any("<script>" in m.value for m in at.markdown)  # never rendered as markup
+
+
+def test_missing_weights_name_the_training_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRANSLATION_ASSETS", str(tmp_path))
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert any("python -m models.translation.train --arch rnnsearch" in w.value for w in at.sidebar.warning)
+    assert any("No translation model" in i.value for i in at.info)

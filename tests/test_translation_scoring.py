@@ -1,0 +1,81 @@
+"""Word pooling and alignment scores on hand-made cases; the BLEU-vs-length figure."""
+
+import math
+
+import numpy as np
+import pytest
+
+from models.translation.alignment import (
+    AlignmentScore,
+    diagonal_word_attention,
+    pool_to_words,
+    reference_matrix,
+    uniform_attention,
+)
+from models.translation.translator import word_index
+from viz.translation import bleu_length_figure, highlight_row
+
+
+def test_word_index_follows_sentencepiece_word_starts():
+    assert word_index(["▁In", "▁the", "▁begin", "ning", "▁", ",", "</s>"]).tolist() == [0, 1, 2, 2, 3, 3, -1]
+
+
+def test_pool_to_words_sums_keys_and_averages_queries():
+    att = np.array([[0.5, 0.25, 0.25],   # target word 0, piece 0
+                    [0.1, 0.1, 0.8],     # target word 0, piece 1
+                    [0.0, 1.0, 0.0]])    # target word 1
+    src_words = np.array([0, 0, -1])     # two pieces of source word 0, then </s>
+    out = pool_to_words(att, np.array([0, 0, 1]), src_words)
+    assert out.shape == (2, 1)
+    assert out[:, 0].tolist() == pytest.approx([(0.75 + 0.2) / 2, 1.0])
+
+
+def test_alignment_score_perfect_uniform_and_aer():
+    links = [(0, 0), (1, 1), (1, 2)]     # target 1 has two reference words
+    perfect = np.array([[1.0, 0, 0], [0, 0.5, 0.5]])
+    s = AlignmentScore()
+    s.add(perfect, links)
+    r = s.result()
+    assert r["mass"] == pytest.approx(1.0) and r["hit"] == pytest.approx(1.0)
+    assert r["aer"] == pytest.approx(1 - 2 * 2 / (2 + 3))  # one argmax link per word, 3 sure links
+    u = AlignmentScore()
+    u.add(uniform_attention((2, 3)), links, expected=True)
+    assert u.result()["mass"] == pytest.approx((1 / 3 + 2 / 3) / 2)
+    assert u.result()["hit"] == pytest.approx((1 / 3 + 2 / 3) / 2)
+    assert math.isnan(AlignmentScore().result()["aer"])
+
+
+def test_diagonal_and_reference_matrices():
+    assert diagonal_word_attention(3, 5).argmax(1).tolist() == [0, 2, 4]
+    ref = reference_matrix([(0, 1), (2, 0), (9, 9)], 3, 2)
+    assert ref.tolist() == [[0, 1], [0, 0], [1, 0]]
+
+
+def test_bleu_length_figure_escapes_names_and_marks_empty_buckets():
+    fig = bleu_length_figure(["1-10", "11-20"], {"<b>x</b>": [10.0, None]}, [5, 0])
+    assert fig.data[0].name == "&lt;b&gt;x&lt;/b&gt;"
+    assert np.isnan(fig.data[0].y[1])
+    with pytest.raises(ValueError):
+        bleu_length_figure(["1-10"], {"a": [1.0, 2.0]})
+    import plotly.graph_objects as go
+    fig = highlight_row(go.Figure(go.Heatmap(z=[[0, 1], [1, 0]])), 1, 2)
+    assert fig.layout.shapes[0].y0 == 0.5
+
+
+def test_compare_derives_length_trend_from_card_metrics():
+    from models.translation.compare import compare
+
+    def card(values, **extra):
+        keys = ["1_10", "11_20", "21_30", "31_40", "41_plus"]
+        return {"metrics": {"bleu": sum(values) / 5, **{f"bleu_len_{k}": v for k, v in zip(keys, values)}, **extra}}
+
+    cards = {"seq2seq": card([10, 8, 6, 4, 2]),
+             "rnnsearch": card([11, 10, 9, 8, 7], align_mass=0.4, align_uniform_mass=0.1, align_hit=0.5,
+                               align_uniform_hit=0.1, align_aer=0.6, align_uniform_aer=0.9, align_diagonal_aer=0.8),
+             "transformer": card([12, 9, 6, 4, 2])}
+    out = compare(cards)
+    assert out["rnnsearch_minus_seq2seq_bleu_by_length"]["41_plus"] == 5
+    assert out["rnnsearch_advantage_slope_per_bucket"] == 1.0 and out["rnnsearch_advantage_rises_every_bucket"]
+    assert "grows" in out["rnnsearch_vs_seq2seq"] and "4.00x" in out["rnnsearch_attention_vs_chance"]
+    assert out["transformer_advantage_slope_per_bucket"] < 0
+    assert "does not grow" in out["transformer_vs_seq2seq"]

@@ -1,0 +1,158 @@
+"""Streamlit glue for the translation lab: cached models, cached translations, cards, test verses.
+
+Models load once per process (``st.cache_resource``); each (text, decoding) is translated
+once by all three models and kept, so moving the step slider or picking a layer/head
+never reruns a model. Weights live in assets/ (or the folder in $TRANSLATION_ASSETS,
+which the tests point at tiny models).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from models.device import pick_device
+from models.translation.alignment import AlignmentScore, pool_to_words, reference_matrix, uniform_attention
+from models.translation.nets import ARCHS
+from models.translation.translator import ASSETS, Translator, card_path, weights_path, word_index
+
+MAX_WORDS = 80  # the models were trained on verses of at most 80 words
+TITLES = {"seq2seq": "seq2seq (LSTM, no attention)", "rnnsearch": "RNNsearch (additive attention)",
+          "transformer": "Transformer (multi-head)"}
+BUCKETS = [("1-10", "1_10"), ("11-20", "11_20"), ("21-30", "21_30"), ("31-40", "31_40"), ("41+", "41_plus")]
+
+
+def assets_dir() -> str:
+    return os.environ.get("TRANSLATION_ASSETS", str(ASSETS))
+
+
+def train_command(arch: str) -> str:
+    return f"python -m models.translation.train --arch {arch}"
+
+
+@st.cache_resource(show_spinner="Loading the translation models…", max_entries=2)
+def load_translators(folder: str) -> tuple[dict[str, Translator], dict[str, str]]:
+    """Every model whose weights exist, and for the rest the reason they are missing."""
+    found, missing = {}, {}
+    for arch in ARCHS:
+        path = weights_path(arch, Path(folder))
+        if not path.exists():
+            missing[arch] = f"no weights at {path.name}: `{train_command(arch)}` makes them"
+            continue
+        try:
+            found[arch] = Translator.load(path, pick_device())
+        except (OSError, ValueError, RuntimeError, KeyError, json.JSONDecodeError) as exc:
+            missing[arch] = f"{path.name} could not be loaded ({exc.__class__.__name__}: {exc}); " \
+                            f"`{train_command(arch)}` remakes it"
+    return found, missing
+
+
+@dataclass(frozen=True, eq=False)
+class ModelOutput:
+    arch: str
+    text: str
+    src_pieces: tuple[str, ...]
+    out_pieces: tuple[str, ...]
+    maps: dict[str, np.ndarray]   # record name -> read-only float32 array
+    n_src_cut: int
+
+
+def _freeze(translation, arch) -> ModelOutput:
+    maps = {}
+    for r in translation.records:
+        a = r.numpy()
+        a.setflags(write=False)  # shared between reruns and sessions
+        maps[r.name] = a
+    return ModelOutput(arch, translation.text, translation.src_pieces, translation.out_pieces, maps,
+                       translation.n_src_cut)
+
+
+def cut_words(text: str, limit: int = MAX_WORDS) -> tuple[str, int]:
+    """At most ``limit`` whitespace words; returns the text and how many words were dropped."""
+    words = text.split()
+    return " ".join(words[:limit]), max(0, len(words) - limit)
+
+
+@st.cache_resource(show_spinner="Translating…", max_entries=16)
+def translate_all(folder: str, text: str, beam: int) -> dict[str, ModelOutput]:
+    translators, _ = load_translators(folder)
+    return {arch: _freeze(t.translate(text, beam=beam), arch) for arch, t in translators.items()}
+
+
+@st.cache_data(show_spinner=False)
+def load_cards(folder: str) -> dict[str, dict]:
+    cards = {}
+    for arch in ARCHS:
+        path = card_path(arch, Path(folder))
+        try:
+            cards[arch] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+    return cards
+
+
+def bleu_series(cards: dict[str, dict]) -> tuple[list[str], dict[str, list], list[int] | None]:
+    series, counts = {}, None
+    for arch, card in cards.items():
+        m = card.get("metrics", {})
+        series[arch] = [m.get(f"bleu_len_{key}") for _, key in BUCKETS]
+        counts = counts or [m.get(f"n_len_{key}", 0) for _, key in BUCKETS]
+    return [label for label, _ in BUCKETS], series, counts
+
+
+@st.cache_data(show_spinner=False)
+def test_verses(folder: str) -> list[dict]:
+    path = Path(folder) / "translation-test-verses.jsonl"
+    if not path.exists():
+        path = ASSETS / "translation-test-verses.jsonl"
+    try:
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, json.JSONDecodeError):
+        return []
+
+
+@dataclass(frozen=True, eq=False)
+class ReferenceView:
+    """A test verse's reference alignment beside each model's attention on the reference Spanish."""
+
+    ref: str
+    en_words: tuple[str, ...]
+    es_words: tuple[str, ...]
+    reference: np.ndarray                 # (es words, en words) 0/1
+    attention: dict[str, np.ndarray]      # arch -> (es words, en words), pooled from subwords
+    scores: dict[str, dict]               # arch or "uniform" -> mass/hit/aer on this verse
+
+
+@st.cache_resource(show_spinner="Reading the attention on the reference translation…", max_entries=16)
+def reference_view(folder: str, verse_json: str) -> ReferenceView | None:
+    verse = json.loads(verse_json)
+    translators, _ = load_translators(folder)
+    en_words, es_words = tuple(verse["en"].split()), tuple(verse["es"].split())
+    ref = reference_matrix(verse["links"], len(es_words), len(en_words))
+    attention, scores = {}, {}
+    for arch, t in translators.items():
+        if arch == "seq2seq":
+            continue
+        src_ids, _ = t.source_ids(verse["en"])
+        forced = t.forced(src_ids, t.sp_tgt.encode(verse["es"]))
+        sw, tw = word_index(forced.src_pieces), word_index(forced.out_pieces)
+        if sw.max() + 1 != len(en_words) or tw.max() + 1 != len(es_words):
+            continue  # subwords and whitespace disagree on word count: do not misalign
+        rows = slice(0, len(forced.out_pieces) - 1)
+        rec = forced.records[0] if arch == "rnnsearch" else next(r for r in forced.records if r.name == "decoder.cross")
+        att = rec.numpy()
+        att = att[rows] if arch == "rnnsearch" else att.mean((0, 1))[rows]
+        attention[arch] = pool_to_words(att, tw[rows], sw).astype(np.float32)
+        s = AlignmentScore()
+        s.add(attention[arch], verse["links"])
+        scores[arch] = s.result()
+        if "uniform" not in scores:
+            u = AlignmentScore()
+            u.add(pool_to_words(uniform_attention(att.shape), tw[rows], sw), verse["links"], expected=True)
+            scores["uniform"] = u.result()
+    return ReferenceView(verse["ref"], en_words, es_words, ref, attention, scores)
