@@ -12,7 +12,7 @@ export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 
 SPATIAL_ARCHS := baseline nl_gaussian nl_embedded nl_dot nl_concat dnl cbam_channel cbam_full
 
-.PHONY: run test venv chromium data bench bench-deps train-spatial train-sagan clean
+.PHONY: run test venv chromium data corpus bench bench-deps train-spatial train-sagan translation clean
 
 run: $(STAMP)
 	@# The image lab's scenes need Fashion-MNIST; without root the rest of the app still runs.
@@ -42,6 +42,20 @@ data:
 	@test -f $(FASHION) || { \
 	  echo "Installing Debian's dataset-fashion-mnist (needs root)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dataset-fashion-mnist; }
+
+# The translation corpus: two public-domain Bibles from Debian, built into data/ (git-ignored).
+SWORD := /usr/share/sword/mods.d
+corpus: $(STAMP)
+	@test -f $(SWORD)/engWEB2015eb.conf -a -f $(SWORD)/spaRV1909eb.conf || { \
+	  echo "Installing Debian's sword-text-web and sword-text-sparv (needs root)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends sword-text-web sword-text-sparv; }
+	$(PY) -m models.translation.corpus build
+
+# Retrain the translation models in assets/ (about 20 minutes each on 2 CPU cores).
+translation: corpus
+	for a in rnnsearch seq2seq transformer; do \
+	  $(PY) -m models.train translation --arch $$a --minutes 20 --test-limit 800 --align-limit 300 || exit 1; done
+	$(PY) -m models.translation.compare
 
 # Retrain the image-lab models in assets/ (weights + model cards); --resume continues from checkpoints/.
 train-spatial: $(STAMP) data

@@ -26,6 +26,10 @@ PAGES = [
      "Non-local (four pairwise functions), Disentangled Non-local, CBAM and SAGAN trained here on "
      "Fashion-MNIST scenes: click a pixel for each variant's affinity, DNL's pairwise and unary "
      "terms, CBAM's channel gates and spatial masks, SAGAN's attention, metrics from the cards."),
+    ("app_pages/translation.py", "Translation", ":material/translate:",
+     "English→Spanish with seq2seq, RNNsearch and a Transformer trained here on Bible verses: "
+     "translations side by side (greedy or beam), alignment vs cross-attention per layer and head, "
+     "step-by-step replay, test verses vs the Strong's reference, BLEU vs length, exports."),
 ]
 
 

@@ -2,6 +2,7 @@
 
     python -m models.train spatial --arch cbam_full     # scene classifiers (image lab)
     python -m models.train sagan                        # SAGAN on Fashion-MNIST items
+    python -m models.train translation --arch rnnsearch # seq2seq, RNNsearch, Transformer (en→es)
 
 Each lab is a module with ``main(argv)``; this file only dispatches by lab name, so
 the translation and captioning labs add one line to LABS. Modules are imported only
@@ -16,7 +17,10 @@ import sys
 LABS = {
     "spatial": "models.train_spatial",
     "sagan": "models.train_sagan",
+    "translation": "models.translation.train",
 }
+# Labs whose main() records how it was called (``prog``) in the model card's made_by.
+TAKES_PROG = {"translation"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 0 if argv[:1] in (["-h"], ["--help"]) else 2
     module = importlib.import_module(LABS[argv[0]])
+    if argv[0] in TAKES_PROG:
+        return int(module.main(argv[1:], prog=f"python -m models.train {argv[0]}") or 0)
     return int(module.main(argv[1:]) or 0)
 
 
