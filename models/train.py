@@ -2,6 +2,7 @@
 
     python -m models.train spatial --arch cbam_full     # scene classifiers (image lab)
     python -m models.train sagan                        # SAGAN on Fashion-MNIST items
+    python -m models.train captioning --variant full    # Show-Attend-Tell captioner
 
 Each lab is a module with ``main(argv)``; this file only dispatches by lab name, so
 the translation and captioning labs add one line to LABS. Modules are imported only
@@ -16,6 +17,7 @@ import sys
 LABS = {
     "spatial": "models.train_spatial",
     "sagan": "models.train_sagan",
+    "captioning": "models.train_captioning",
 }
 
 
