@@ -116,7 +116,7 @@ def fit(model, data, *, epochs, batch, lr, lam, seed, device, max_seconds=float(
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
             steps += 1
-            last = {"loss": float(loss), "nll_per_word": float(nll)}
+            last = {"loss": float(loss.detach()), "nll_per_word": float(nll.detach())}
             bar.set_postfix(loss=f"{last['loss']:.3f}", nll=f"{last['nll_per_word']:.3f}")
             if elapsed + time.perf_counter() - t0 >= max_seconds:
                 elapsed += time.perf_counter() - t0
