@@ -73,8 +73,10 @@ st.plotly_chart(strip_figure(inp.image, alphas, words, betas=betas, title=f"Wher
                 key="cap_strip", config={"displayModeBar": False})
 
 # ---------------------------------------------------------------- one word, large
-t = st.slider("Word", 1, len(words), 1, key="cap_word", help="Pick a word to see its attention large.")
-t = int(t) - 1
+if len(words) > 1:
+    t = int(st.slider("Word", 1, len(words), 1, key="cap_word", help="Pick a word to see its attention large.")) - 1
+else:  # a slider needs two ends
+    t = 0
 named = noun_item(words[t], inp)
 left, right = st.columns([1.3, 1])
 with left:
