@@ -73,8 +73,7 @@ def _ok(at) -> None:
 def test_test_scene_beam_word_slider_and_variant(tiny_assets, monkeypatch):
     at = _app(tiny_assets, monkeypatch).run()
     _ok(at)
-    # Strip + large word + two comparison strips (an untrained model may write an empty caption:
-    # then the page says so instead of drawing).
+    # The strip, the large word overlay and the two comparison strips.
     assert _charts(at) == 4
     assert any("Reference" in m.value for m in at.markdown)
     at.radio(key="cap_decoding").set_value("Beam search").run()
