@@ -13,6 +13,18 @@ from models.records import AttentionMap
 from models.show_attend_tell import MODES, ShowAttendTell, caption_loss
 from models.train_captioning import evaluate, fit
 
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """These models are tiny: on a shared 2-core machine a second thread only adds contention
+    (a few steps took 20 s with 2 threads against 3 s with 1)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 BAG, SNEAKER, COAT, DRESS, SHIRT = (NOUNS.index(n) for n in ("bag", "sneaker", "coat", "dress", "shirt"))
 
 
