@@ -12,7 +12,7 @@ export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 
 SPATIAL_ARCHS := baseline nl_gaussian nl_embedded nl_dot nl_concat dnl cbam_channel cbam_full
 
-.PHONY: run test venv chromium data corpus bench bench-deps train-spatial train-sagan translation clean
+.PHONY: run test venv chromium data corpus bench bench-deps train-spatial train-sagan train-captioning translation clean
 
 run: $(STAMP)
 	@# The image lab's scenes need Fashion-MNIST; without root the rest of the app still runs.
@@ -64,6 +64,10 @@ train-spatial: $(STAMP) data
 
 train-sagan: $(STAMP) data
 	nice -n 10 $(PY) -m models.train sagan --steps 1600 --threads 1 --resume
+
+# Show, Attend and Tell on captioned scenes (no_beta also exists: --variant no_beta).
+train-captioning: $(STAMP) data
+	for v in full no_ds; do nice -n 10 $(PY) -m models.train captioning --variant $$v --max-minutes 12 --threads 1 --resume || exit 1; done
 
 # Benchmarks compare against peers (BertViz) that the app itself does not need.
 bench-deps: $(STAMP)

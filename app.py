@@ -30,6 +30,11 @@ PAGES = [
      "English→Spanish with seq2seq, RNNsearch and a Transformer trained here on Bible verses: "
      "translations side by side (greedy or beam), alignment vs cross-attention per layer and head, "
      "step-by-step replay, test verses vs the Strong's reference, BLEU vs length, exports."),
+    ("app_pages/captioning.py", "Captioning", ":material/subtitles:",
+     "Show, Attend and Tell trained here on Fashion-MNIST scenes: a caption word by word (greedy or "
+     "beam), each word's attention over the image, a word slider with the items' boxes, and the "
+     "variant without the doubly stochastic term side by side with BLEU-4, exact match and "
+     "attention correctness."),
 ]
 
 

@@ -3,6 +3,7 @@
     python -m models.train spatial --arch cbam_full     # scene classifiers (image lab)
     python -m models.train sagan                        # SAGAN on Fashion-MNIST items
     python -m models.train translation --arch rnnsearch # seq2seq, RNNsearch, Transformer (en→es)
+    python -m models.train captioning --variant full    # Show-Attend-Tell captioner
 
 Each lab is a module with ``main(argv)``; this file only dispatches by lab name, so
 the translation and captioning labs add one line to LABS. Modules are imported only
@@ -18,6 +19,7 @@ LABS = {
     "spatial": "models.train_spatial",
     "sagan": "models.train_sagan",
     "translation": "models.translation.train",
+    "captioning": "models.train_captioning",
 }
 # Labs whose main() records how it was called (``prog``) in the model card's made_by.
 TAKES_PROG = {"translation"}

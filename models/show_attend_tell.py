@@ -1,0 +1,245 @@
+"""Show, Attend and Tell (Xu et al. 2015, "Show, Attend and Tell: Neural Image Caption
+Generation with Visual Attention", ICML), soft deterministic attention, small version.
+
+Encoder: a small CNN turns the (B, 1, 64, 64) canvas into annotation vectors
+    a = {a_1 .. a_L},  a_i in R^C,  L = gh * gw = 8 * 8 grid cells        # (B, L, C)
+
+Decoder: an LSTM; at step t, with previous hidden state h_{t-1} and previous word y_{t-1}:
+    e_ti    = w^T tanh(W_a a_i + W_h h_{t-1} + b)          (additive / MLP attention)
+    alpha_t = softmax_i(e_ti)                               # (B, L), sums to 1 over the grid
+    beta_t  = sigmoid(f_beta(h_{t-1}))                      # (B, 1), the gating scalar
+    z_t     = beta_t * sum_i alpha_ti a_i                   # (B, C), the gated context
+    h_t, c_t = LSTM([E y_{t-1}; z_t], (h_{t-1}, c_{t-1}))
+    p(y_t)  = softmax(L_o(E y_{t-1} + L_h h_t + L_z z_t))   (deep output layer)
+    h_0, c_0 = tanh(f_init,h(mean_i a_i)), tanh(f_init,c(mean_i a_i))
+
+Loss (per caption): -sum_t log p(y_t) + lambda * sum_i (1 - sum_t alpha_ti)^2
+(the doubly stochastic regularisation: every cell should receive about one unit of
+attention over the whole caption).
+
+Variants (a checked ``mode``): "full" (beta and the regulariser), "no_ds" (lambda = 0,
+handled by the loss), "no_beta" (beta fixed to 1). The forward pass is the same code.
+
+Attention records: ``greedy`` and ``beam_search`` return, per generated word, one
+``AttentionMap`` of kind "spatial" with axes ("h", "w"), weights (gh, gw) = alpha_t
+reshaped (row-major over the grid), grid=(gh, gw), name "sat.step<t>", and
+meta {"word": ..., "step": t, "beta": beta_t}. Alpha is taken after the softmax, in
+eval mode, under ``torch.inference_mode()``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.captions import END, MAX_LEN, PAD, START, VOCAB, WORD_ID
+from models.records import AttentionMap
+
+MODES = ("full", "no_ds", "no_beta")
+
+
+def _restrict(lp: torch.Tensor, last: bool) -> torch.Tensor:
+    """Decoding rules shared by greedy and beam search (so width 1 equals greedy):
+    <pad> and <start> are never generated (they are never targets), and at the last
+    allowed step only <end> may follow, so every caption ends."""
+    mask = torch.zeros_like(lp)
+    if last:
+        mask.fill_(float("-inf"))
+        mask[:, WORD_ID[END]] = 0
+    else:
+        mask[:, WORD_ID[PAD]] = float("-inf")
+        mask[:, WORD_ID[START]] = float("-inf")
+    return lp + mask
+
+
+class Encoder(nn.Module):
+    """(B, 1, 64, 64) -> annotation vectors (B, gh*gw, C) on an 8 x 8 grid."""
+
+    def __init__(self, channels: int = 64):
+        super().__init__()
+
+        def conv(cin, cout):
+            return [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU()]
+
+        # Kept light (about 20 MFLOP per image) so a few minutes on one CPU thread train it.
+        self.net = nn.Sequential(*conv(1, 16), nn.MaxPool2d(2),                       # 64 -> 32
+                                 *conv(16, 32), nn.MaxPool2d(2),                      # 32 -> 16
+                                 *conv(32, channels), *conv(channels, channels), nn.MaxPool2d(2))  # 16 -> 8
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+        f = self.net(x)                                   # (B, C, 8, 8)
+        b, c, gh, gw = f.shape
+        return f.flatten(2).transpose(1, 2), (gh, gw)     # (B, L, C)
+
+
+@dataclass(frozen=True)
+class Generated:
+    words: tuple[str, ...]
+    records: tuple[AttentionMap, ...]   # one per word, (gh, gw)
+    betas: tuple[float, ...]
+    score: float                        # sum of log-probabilities (incl. <end>)
+
+
+class ShowAttendTell(nn.Module):
+    def __init__(self, mode: str = "full", channels: int = 64, embed: int = 32, hidden: int = 128,
+                 attn: int = 64, vocab: int = len(VOCAB)):
+        super().__init__()
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        self.mode = mode
+        self.encoder = Encoder(channels)
+        self.embed = nn.Embedding(vocab, embed)
+        self.att_a = nn.Linear(channels, attn)            # W_a
+        self.att_h = nn.Linear(hidden, attn, bias=False)  # W_h
+        self.att_w = nn.Linear(attn, 1)                   # w
+        self.f_beta = nn.Linear(hidden, 1)
+        self.init_h = nn.Linear(channels, hidden)
+        self.init_c = nn.Linear(channels, hidden)
+        self.lstm = nn.LSTMCell(embed + channels, hidden)
+        self.out_h = nn.Linear(hidden, embed)             # L_h
+        self.out_z = nn.Linear(channels, embed)           # L_z
+        self.out = nn.Linear(embed, vocab)                # L_o
+        self.dropout = nn.Dropout(0.2)
+
+    # ------------------------------------------------------------ one step
+    def init_state(self, a: torch.Tensor):
+        mean = a.mean(1)                                                  # (B, C)
+        return torch.tanh(self.init_h(mean)), torch.tanh(self.init_c(mean))
+
+    def step(self, a, a_proj, y_prev, h, c):
+        """One decoder step. Returns log-probs (B, V), alpha (B, L), beta (B,), h, c."""
+        e = self.att_w(torch.tanh(a_proj + self.att_h(h)[:, None])).squeeze(-1)   # (B, L)
+        alpha = torch.softmax(e, dim=1)                                          # (B, L)
+        if self.mode == "no_beta":
+            beta = torch.ones(h.shape[0], 1, device=h.device, dtype=h.dtype)
+        else:
+            beta = torch.sigmoid(self.f_beta(h))                                  # (B, 1)
+        z = beta * torch.bmm(alpha[:, None], a).squeeze(1)                       # (B, C)
+        emb = self.embed(y_prev)                                                 # (B, E)
+        h, c = self.lstm(torch.cat([emb, z], 1), (h, c))
+        logits = self.out(self.dropout(emb + self.out_h(self.dropout(h)) + self.out_z(z)))  # (B, V)
+        return F.log_softmax(logits, -1), alpha, beta.squeeze(1), h, c
+
+    def encode(self, x: torch.Tensor):
+        a, grid = self.encoder(x)
+        return a, self.att_a(a), grid
+
+    # ------------------------------------------------------------ teacher forcing
+    def forward(self, x: torch.Tensor, tokens: torch.Tensor):
+        """x (B,1,64,64), tokens (B,T) targets ending in <end> then <pad>.
+
+        Returns log-probs (B,T,V), alphas (B,T,L), betas (B,T), grid.
+        """
+        a, a_proj, grid = self.encode(x)
+        h, c = self.init_state(a)
+        b, t_len = tokens.shape
+        y_prev = torch.full((b,), WORD_ID[START], dtype=torch.long, device=x.device)
+        logps, alphas, betas = [], [], []
+        for t in range(t_len):
+            lp, alpha, beta, h, c = self.step(a, a_proj, y_prev, h, c)
+            logps.append(lp)
+            alphas.append(alpha)
+            betas.append(beta)
+            y_prev = tokens[:, t]
+        return torch.stack(logps, 1), torch.stack(alphas, 1), torch.stack(betas, 1), grid
+
+    # ------------------------------------------------------------ decoding
+    def _records(self, words, alphas, betas, grid) -> tuple[AttentionMap, ...]:
+        gh, gw = grid
+        return tuple(
+            AttentionMap(name=f"sat.step{t}", kind="spatial", weights=alpha.reshape(gh, gw).float().cpu(),
+                         axes=("h", "w"), grid=(gh, gw),
+                         meta={"word": w, "step": t, "beta": float(b), "model": f"show_attend_tell/{self.mode}"})
+            for t, (w, alpha, b) in enumerate(zip(words, alphas, betas)))
+
+    @torch.inference_mode()
+    def greedy(self, x: torch.Tensor, max_len: int = MAX_LEN) -> Generated:
+        """Argmax decoding of one image x (1, 1, 64, 64)."""
+        if x.shape[0] != 1:
+            raise ValueError("greedy decodes one image at a time")
+        self.eval()
+        a, a_proj, grid = self.encode(x)
+        h, c = self.init_state(a)
+        y = torch.tensor([WORD_ID[START]], device=x.device)
+        words, alphas, betas, score = [], [], [], 0.0
+        for step in range(max_len):
+            lp, alpha, beta, h, c = self.step(a, a_proj, y, h, c)
+            lp = _restrict(lp, last=step == max_len - 1)
+            y = lp.argmax(-1)
+            score += float(lp[0, y])
+            if int(y) == WORD_ID[END]:
+                break
+            words.append(VOCAB[int(y)])
+            alphas.append(alpha[0])
+            betas.append(float(beta[0]))
+        return Generated(tuple(words), self._records(words, alphas, betas, grid), tuple(betas), score)
+
+    @torch.inference_mode()
+    def beam_search(self, x: torch.Tensor, width: int = 3, max_len: int = MAX_LEN) -> Generated:
+        """Beam search over one image; the best finished hypothesis by summed log-probability.
+
+        With width 1 this is greedy decoding (same argmax at each step).
+        """
+        if not 1 <= int(width) <= 10:
+            raise ValueError("beam width must be between 1 and 10")
+        if x.shape[0] != 1:
+            raise ValueError("beam search decodes one image at a time")
+        self.eval()
+        a, a_proj, grid = self.encode(x)
+        h, c = self.init_state(a)
+        # Live beams: token lists, scores, alpha/beta history; all batched along dim 0.
+        seqs: list[list[int]] = [[]]
+        scores = torch.zeros(1, device=x.device)
+        hist_alpha: list[list[torch.Tensor]] = [[]]
+        hist_beta: list[list[float]] = [[]]
+        y = torch.tensor([WORD_ID[START]], device=x.device)
+        finished: list[tuple[float, list[int], list, list]] = []
+        for step in range(max_len):
+            n = len(seqs)
+            lp, alpha, beta, h, c = self.step(a.expand(n, -1, -1), a_proj.expand(n, -1, -1), y, h, c)
+            lp = _restrict(lp, last=step == max_len - 1)
+            total = (scores[:, None] + lp).flatten()                      # (n*V,)
+            k = min(width, total.numel())
+            top, idx = total.topk(k)
+            vocab = lp.shape[1]
+            new_seqs, new_scores, new_alpha, new_beta, keep, next_y = [], [], [], [], [], []
+            for s, i in zip(top.tolist(), idx.tolist()):
+                src, tok = divmod(i, vocab)
+                if tok == WORD_ID[END]:
+                    finished.append((s, seqs[src], hist_alpha[src], hist_beta[src]))
+                    continue
+                new_seqs.append(seqs[src] + [tok])
+                new_scores.append(s)
+                new_alpha.append(hist_alpha[src] + [alpha[src]])
+                new_beta.append(hist_beta[src] + [float(beta[src])])
+                keep.append(src)
+                next_y.append(tok)
+            # Stop when the best finished hypothesis beats every live one (scores only fall).
+            if not new_seqs or (finished and max(f[0] for f in finished) >= max(new_scores)):
+                break
+            seqs, hist_alpha, hist_beta = new_seqs, new_alpha, new_beta
+            scores = torch.tensor(new_scores, device=x.device)
+            keep_t = torch.tensor(keep, device=x.device)
+            h, c = h[keep_t], c[keep_t]
+            y = torch.tensor(next_y, device=x.device)
+        best = max(finished, key=lambda f: f[0]) if finished else (float(scores[0]), seqs[0], hist_alpha[0], hist_beta[0])
+        s, toks, al, be = best
+        words = [VOCAB[t] for t in toks]
+        return Generated(tuple(words), self._records(words, al, be, grid), tuple(be), float(s))
+
+
+def caption_loss(logp: torch.Tensor, alphas: torch.Tensor, tokens: torch.Tensor, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean (over captions) of NLL summed over words + lam * sum_i (1 - sum_t alpha_ti)^2.
+
+    Padded steps carry no loss and no attention. Returns (total, nll per word) for logging.
+    """
+    valid = tokens != WORD_ID["<pad>"]                                            # (B, T)
+    nll = F.nll_loss(logp.transpose(1, 2), tokens, reduction="none") * valid      # (B, T)
+    total = nll.sum(1).mean()
+    if lam > 0:
+        coverage = (alphas * valid[..., None]).sum(1)                            # (B, L)
+        total = total + lam * ((1.0 - coverage) ** 2).sum(1).mean()
+    return total, nll.sum() / valid.sum()

@@ -1,0 +1,119 @@
+"""AppTest drives the captioning page with tiny untrained captioners (no trained weights needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+import torch
+
+import models.weights
+from models.captions import END, WORD_ID
+from models import fashion
+from models.show_attend_tell import ShowAttendTell
+from models.weights import save_weights, write_card
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = str(ROOT / "app_pages" / "captioning.py")
+TIMEOUT = 120
+
+
+def _write(folder: Path, variant: str, bleu: float) -> None:
+    model = ShowAttendTell(variant)
+    # An untrained model often says <end> first; pushing <end> down makes it write a full-length
+    # caption, so the strip, the word slider and the large overlay are all exercised.
+    with torch.no_grad():
+        model.out.bias[WORD_ID[END]] = -20.0
+    save_weights(model, folder / f"captioning_{variant}.safetensors")
+    write_card({"name": f"captioning_{variant}", "task": "t", "architecture": "a", "source": "s",
+                "made_by": f"python -m models.train captioning --variant {variant}",
+                "metrics": {"bleu4": bleu, "exact_match": 0.1, "attention_correctness": 0.3},
+                "test": {"attention_correctness_uniform_reference": 0.1,
+                         "attention_correctness_definition": "share of mass in the box"},
+                "training_time_s": 1.0}, folder / f"captioning_{variant}.json")
+
+
+@pytest.fixture(scope="module")
+def tiny_assets(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cap_assets")
+    _write(folder, "full", 0.5)
+    _write(folder, "no_ds", 0.4)
+    return folder
+
+
+def _app(folder, monkeypatch) -> AppTest:
+    monkeypatch.setattr(models.weights, "ASSETS", folder)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    return AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+
+
+def _charts(at) -> int:
+    stack, n = [at.main], 0
+    while stack:
+        node = stack.pop()
+        if type(node).__name__ == "UnknownElement" and getattr(node, "type", "") == "plotly_chart":
+            n += 1
+        children = getattr(node, "children", None)
+        if isinstance(children, dict):
+            stack.extend(children.values())
+    return n
+
+
+def _ok(at) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+@pytest.mark.skipif(not fashion.dataset_available(),
+                    reason="test scenes need Debian's dataset-fashion-mnist (apt-get install -y dataset-fashion-mnist)")
+def test_test_scene_beam_word_slider_and_variant(tiny_assets, monkeypatch):
+    at = _app(tiny_assets, monkeypatch).run()
+    _ok(at)
+    # The strip, the large word overlay and the two comparison strips.
+    assert _charts(at) == 4
+    assert any("Reference" in m.value for m in at.markdown)
+    at.radio(key="cap_decoding").set_value("Beam search").run()
+    at.slider(key="cap_beam").set_value(4).run()
+    _ok(at)
+    at.slider(key="cap_word").set_value(2).run()
+    _ok(at)
+    assert any(m.value.startswith("**Word 2 of") for m in at.markdown)
+    at.number_input(key="cap_index").set_value(7).run()
+    _ok(at)
+    table = at.dataframe[0].value
+    assert list(table["BLEU-4 (test)"]) == [0.5, 0.4]
+
+
+def test_upload_of_a_sample_photo(tiny_assets, monkeypatch):
+    at = _app(tiny_assets, monkeypatch).run()
+    at.radio(key="cap_source").set_value("Upload an image or a sample photo").run()
+    assert not at.exception, [e.message for e in at.exception]
+    source = at.selectbox(key="cap_upload_source")
+    if len(source.options) < 2:
+        pytest.skip("scikit-image's bundled sample photos are not installed")
+    source.set_value(source.options[1]).run()
+    _ok(at)
+    assert any(m.value.startswith("**Caption") for m in at.markdown)
+    assert not any(m.value.startswith("**Reference") for m in at.markdown)
+
+
+def test_missing_weights_name_the_training_command(tmp_path, monkeypatch):
+    at = _app(tmp_path, monkeypatch).run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("python -m models.train captioning --variant full" in e.value for e in at.error)
+
+
+def test_damaged_weights_are_a_message(tmp_path, monkeypatch):
+    _write(tmp_path, "full", 0.5)
+    (tmp_path / "captioning_full.safetensors").write_bytes(b"not a safetensors file")
+    at = _app(tmp_path, monkeypatch)
+    at.session_state["cap_source"] = "Upload an image or a sample photo"
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    if at.selectbox(key="cap_upload_source").value == "Upload a file":
+        pytest.skip("no bundled sample photo to feed the damaged model")
+    assert any("could not be loaded" in e.value for e in at.error)
