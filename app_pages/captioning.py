@@ -11,9 +11,9 @@ import pandas as pd
 import streamlit as st
 
 from models.captions import box_mass
-from ui.captioning import (VARIANT_TITLES, DatasetMissing, available_variants, caption_or_reason, from_upload,
+from ui.captioning import (VARIANT_TITLES, available_variants, caption_or_reason, from_upload,
                            load_card, noun_item, test_scene, train_command)
-from ui.image_input import image_input
+from ui.spatial import scene_or_upload
 from ui.sidebar import device_badge
 from viz.captioning import strip_figure, word_figure
 
@@ -31,23 +31,10 @@ if "full" not in variants:
     st.stop()
 
 # ---------------------------------------------------------------- input
-source = st.radio("Input", ["Test scene", "Upload an image or a sample photo"], horizontal=True,
-                  key="cap_source")
-inp = None
-if source == "Test scene":
-    index = st.number_input("Test scene index", min_value=0, max_value=9999, value=0, step=1, key="cap_index")
-    try:
-        inp = test_scene(int(index))
-    except DatasetMissing as exc:
-        st.error(f"{exc} Or upload an image instead.")
-else:
-    decoded = image_input("cap_upload", label="Image")
-    if decoded is not None:
-        invert = st.checkbox("Invert (Fashion-MNIST items are light on a dark background)", value=True,
-                             key="cap_invert")
-        inp = from_upload(decoded.image, invert, decoded.source)
-        st.caption("Uploads are turned grey, fitted into the 64 × 64 canvas (as in the image lab) and have "
-                   "no ground-truth boxes; the model only knows the 10 Fashion-MNIST nouns.")
+inp = scene_or_upload(
+    "cap", test_scene, from_upload,
+    note="Uploads are turned grey, fitted into the 64 × 64 canvas (as in the image lab) and have "
+         "no ground-truth boxes; the model only knows the 10 Fashion-MNIST nouns.")
 if inp is None:
     st.stop()
 

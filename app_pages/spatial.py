@@ -11,12 +11,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui.image_input import image_input
 from ui.sidebar import device_badge
-from ui.spatial import (ARCH_TITLES, GRID, NL_MODES, DatasetMissing, affinity_row, available_archs,
+from ui.spatial import (ARCH_TITLES, GRID, NL_MODES, affinity_row, available_archs,
                         class_name, click_to_state, load_card, load_sagan_card, load_sagan_or_reason,
                         run_all,
-                        sagan_row, sagan_samples, test_scene, upload_to_input)
+                        sagan_row, sagan_samples, scene_or_upload, test_scene, upload_to_input)
 from viz.spatial import channel_bars, clickable_image, overlay_figure, samples_figure
 
 st.title("Image lab: Non-local, DNL, CBAM, SAGAN")
@@ -33,21 +32,7 @@ if not archs:
     st.stop()
 
 # ---------------------------------------------------------------- input
-source = st.radio("Input", ["Test scene", "Upload an image or a sample photo"], horizontal=True, key="spatial_source")
-model_input = None
-if source == "Test scene":
-    index = st.number_input("Test scene index", min_value=0, max_value=9999, value=0, step=1,
-                            key="scene_index")
-    try:
-        model_input = test_scene(int(index))
-    except DatasetMissing as exc:
-        st.error(f"{exc} Or upload an image instead.")
-else:
-    decoded = image_input("spatial_upload", label="Image")
-    if decoded is not None:
-        invert = st.checkbox("Invert (Fashion-MNIST items are light on a dark background)", value=True,
-                             key="spatial_invert")
-        model_input = upload_to_input(decoded.image, invert, decoded.source)
+model_input = scene_or_upload("spatial", test_scene, upload_to_input, index_key="scene_index")
 if model_input is None:
     st.stop()
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from models.captions import (END, MAX_LEN, NOUNS, PAD, START, VOCAB, WORD_ID, build_captioned, cell_coverage,
+from models.captions import (MAX_LEN, PAD, START, VOCAB, WORD_ID, build_captioned, cell_coverage,
                              decode)
 from models.device import describe_device, pick_device
 from models.fashion import DATA_DIR

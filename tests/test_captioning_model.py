@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from models.captions import (MAX_LEN, NOUNS, PAD, VOCAB, WORD_ID, box_mass, caption_from_layout, cell_coverage,
+from models.captions import (MAX_LEN, NOUNS, PAD, WORD_ID, box_mass, caption_from_layout, cell_coverage,
                              decode, encode)
 from models.records import AttentionMap
 from models.show_attend_tell import MODES, ShowAttendTell, caption_loss

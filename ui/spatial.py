@@ -24,6 +24,7 @@ from models.fashion import CANVAS, CLASSES, DatasetMissing, classification_scene
 from models.sagan import SAGAN
 import models.weights as weights_io
 from models.weights import load_weights, read_card
+from ui.image_input import image_input
 
 ARCH_TITLES = {
     "baseline": "Baseline (no attention)",
@@ -112,6 +113,32 @@ def load_sagan() -> SAGAN | None:
 def test_scene(index: int) -> ModelInput:
     s = classification_scene("test", int(index))
     return ModelInput(image=s.image, label=s.label, box=s.box, source=f"test scene {index}")
+
+
+def scene_or_upload(prefix: str, from_scene, from_image, index_key: str | None = None, note: str = ""):
+    """The Fashion-MNIST labs' input: a test scene by index, or an upload fitted to the canvas.
+
+    ``from_scene(index)`` and ``from_image(image, invert, name)`` build each page's own
+    input type; returns it, or None after showing why there is none.
+    """
+    source = st.radio("Input", ["Test scene", "Upload an image or a sample photo"], horizontal=True,
+                      key=f"{prefix}_source")
+    if source == "Test scene":
+        index = st.number_input("Test scene index", min_value=0, max_value=9999, value=0, step=1,
+                                key=index_key or f"{prefix}_index")
+        try:
+            return from_scene(int(index))
+        except DatasetMissing as exc:
+            st.error(f"{exc} Or upload an image instead.")
+            return None
+    decoded = image_input(f"{prefix}_upload", label="Image")
+    if decoded is None:
+        return None
+    invert = st.checkbox("Invert (Fashion-MNIST items are light on a dark background)", value=True,
+                         key=f"{prefix}_invert")
+    if note:
+        st.caption(note)
+    return from_image(decoded.image, invert, decoded.source)
 
 
 def upload_to_input(image: Image.Image, invert: bool, name: str) -> ModelInput:
