@@ -58,9 +58,11 @@ def card_summary(card: dict) -> dict:
     if not isinstance(quality, str):
         metrics = card.get("metrics") or card.get("test") or {}
         if isinstance(metrics, dict):
+            # the headline numbers only: a card lists its metrics most important first
+            shown = [(k, v) for k, v in metrics.items() if not isinstance(v, (dict, list))][:4]
             quality = ", ".join(
                 f"{k}: {v:.3g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else f"{k}: {v}"
-                for k, v in metrics.items() if not isinstance(v, (dict, list))
+                for k, v in shown
             )
         else:
             quality = ""
