@@ -48,7 +48,8 @@ def home() -> None:
     )
     st.subheader("Pages")
     for path, title, icon, blurb in PAGES:
-        st.page_link(path, label=f"**{title}**: {blurb}", icon=icon)
+        st.page_link(path, label=f"**{title}**", icon=icon)
+        st.caption(blurb)  # a link label is one line; the description wraps below it
     st.subheader("Model zoo")
     cards = load_cards()
     if cards:

@@ -69,11 +69,11 @@ def card_summary(card: dict) -> dict:
     return {
         "Model": card.get("name", card.get("file", "?")),
         "Page": card.get("page", ""),
+        "Quality (held-out)": quality or "",
+        "Trained here": bool(card.get("trained_here", False)),
+        "Parameters": card.get("parameters"),
         "Task": card.get("task", ""),
         "Architecture": card.get("architecture", ""),
-        "Parameters": card.get("parameters"),
-        "Trained here": bool(card.get("trained_here", False)),
-        "Quality (held-out)": quality or "",
         "Note": card.get("error", ""),
     }
 
