@@ -30,9 +30,8 @@ from models.captions import (MAX_LEN, PAD, START, VOCAB, WORD_ID, build_captione
 from models.device import describe_device, pick_device
 from models.fashion import DATA_DIR
 from models.show_attend_tell import MODES, ShowAttendTell, _restrict, caption_loss
-from models.weights import ASSETS, save_weights, write_card
+from models.weights import add_scene_run_options, save_weights, write_card
 
-ROOT = Path(__file__).resolve().parent.parent
 
 ATTENTION_CORRECTNESS = (
     "For every noun token of every test caption, the decoder is fed the reference caption "
@@ -54,13 +53,7 @@ def parse_args(argv):
     p.add_argument("--train-scenes", type=int, default=12000)
     p.add_argument("--val-scenes", type=int, default=500)
     p.add_argument("--test-scenes", type=int, default=1000)
-    p.add_argument("--seed", type=int, default=0, help="init and batch order")
-    p.add_argument("--scene-seed", type=int, default=0, help="which scenes make up the splits")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
-    p.add_argument("--resume", action="store_true", help="continue from checkpoints/captioning_<variant>.pt")
-    p.add_argument("--out", type=Path, default=ASSETS)
-    p.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints")
-    p.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    add_scene_run_options(p, "continue from checkpoints/captioning_<variant>.pt", DATA_DIR)
     return p.parse_args(argv)
 
 

@@ -30,9 +30,8 @@ from models.classifiers import ARCHS, SpatialClassifier
 from models.device import describe_device, pick_device
 from models.fashion import CANVAS, CLASSES, DATA_DIR, build_split
 from models.localisation import affinity_mass, pointing_hits, query_independence
-from models.weights import ASSETS, read_card, restore_checkpoint, save_weights, write_card
+from models.weights import add_scene_run_options, read_card, restore_checkpoint, save_weights, write_card
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def parse_args(argv):
@@ -49,13 +48,7 @@ def parse_args(argv):
     p.add_argument("--test-scenes", type=int, default=4000)
     p.add_argument("--probe-scenes", type=int, default=1000,
                    help="test scenes used for pointing game and query independence")
-    p.add_argument("--seed", type=int, default=0, help="init and batch order")
-    p.add_argument("--scene-seed", type=int, default=0, help="which scenes make up the splits")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
-    p.add_argument("--resume", action="store_true", help="continue from checkpoints/<name>.pt")
-    p.add_argument("--out", type=Path, default=ASSETS)
-    p.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints")
-    p.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    add_scene_run_options(p, "continue from checkpoints/<name>.pt", DATA_DIR)
     return p.parse_args(argv)
 
 

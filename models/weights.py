@@ -19,6 +19,20 @@ from torch import nn
 ASSETS = Path(os.environ.get("WORKBENCH_ASSETS") or Path(__file__).resolve().parent.parent / "assets")
 
 
+CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"  # git-ignored
+
+
+def add_scene_run_options(parser, resume_help: str, data_dir: Path) -> None:
+    """The options every scene-lab training command shares: seeds, threads, resume, folders."""
+    parser.add_argument("--seed", type=int, default=0, help="init and batch order")
+    parser.add_argument("--scene-seed", type=int, default=0, help="which scenes make up the splits")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    parser.add_argument("--resume", action="store_true", help=resume_help)
+    parser.add_argument("--out", type=Path, default=ASSETS)
+    parser.add_argument("--checkpoints", type=Path, default=CHECKPOINTS)
+    parser.add_argument("--data-dir", type=Path, default=data_dir)
+
+
 def save_weights(model: nn.Module, path: Path) -> None:
     state = {}
     for key, value in model.state_dict().items():
