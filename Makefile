@@ -49,25 +49,25 @@ corpus: $(STAMP)
 	@test -f $(SWORD)/engWEB2015eb.conf -a -f $(SWORD)/spaRV1909eb.conf || { \
 	  echo "Installing Debian's sword-text-web and sword-text-sparv (needs root)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends sword-text-web sword-text-sparv; }
-	$(PY) -m models.translation.corpus build
+	$(PY) -m corpora.bible build
 
 # Retrain the translation models in assets/ (about 20 minutes each on 2 CPU cores).
 translation: corpus
 	for a in rnnsearch seq2seq transformer; do \
-	  $(PY) -m models.train translation --arch $$a --minutes 20 --test-limit 800 --align-limit 300 || exit 1; done
-	$(PY) -m models.translation.compare
+	  $(PY) -m train translation --arch $$a --minutes 20 --test-limit 800 --align-limit 300 || exit 1; done
+	$(PY) -m analysis.translation_comparison
 
 # Retrain the image-lab models in assets/ (weights + model cards); --resume continues from checkpoints/.
 train-spatial: $(STAMP) data
-	for a in $(SPATIAL_ARCHS); do nice -n 10 $(PY) -m models.train spatial --arch $$a --epochs 5 --threads 1 --resume || exit 1; done
-	$(PY) -m models.train spatial --refresh-cards
+	for a in $(SPATIAL_ARCHS); do nice -n 10 $(PY) -m train spatial --arch $$a --epochs 5 --threads 1 --resume || exit 1; done
+	$(PY) -m train spatial --refresh-cards
 
 train-sagan: $(STAMP) data
-	nice -n 10 $(PY) -m models.train sagan --steps 1600 --threads 1 --resume
+	nice -n 10 $(PY) -m train sagan --steps 1600 --threads 1 --resume
 
 # Show, Attend and Tell on captioned scenes (no_beta also exists: --variant no_beta).
 train-captioning: $(STAMP) data
-	for v in full no_ds; do nice -n 10 $(PY) -m models.train captioning --variant $$v --max-minutes 12 --threads 1 --resume || exit 1; done
+	for v in full no_ds; do nice -n 10 $(PY) -m train captioning --variant $$v --max-minutes 12 --threads 1 --resume || exit 1; done
 
 # Benchmarks compare against peers (BertViz) that the app itself does not need.
 bench-deps: $(STAMP)

@@ -1,6 +1,6 @@
 """Class-token maps of a vision transformer: per head, and rolled out over layers.
 
-Input: the "encoder.self" record (layer, head, T, T) of models.hf_vision with n_prefix
+Input: the "encoder.self" record (layer, head, T, T) of models.pretrained.hf_vision with n_prefix
 tokens before the gh·gw patches. Rollout (Abnar & Zuidema 2020, analysis/rollout.py):
 
     R_l = Â_l · … · Â_1,  Â_l = ½·mean_h A_{l,h} + ½·I   (T, T)

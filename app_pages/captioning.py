@@ -10,7 +10,7 @@ import html
 import pandas as pd
 import streamlit as st
 
-from models.captions import box_mass
+from corpora.captions import box_mass
 from ui.captioning import (VARIANT_TITLES, available_variants, caption_or_reason, from_upload,
                            load_card, noun_item, test_scene, train_command)
 from ui.spatial import scene_or_upload

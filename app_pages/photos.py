@@ -11,8 +11,8 @@ import pandas as pd
 import streamlit as st
 
 from analysis.attribution import agreement
-from models import efficientnet_lite as effnet
-from models.hf import ModelDirError, check_model_dir
+from models.pretrained import efficientnet_lite as effnet
+from models.pretrained.hf import ModelDirError, check_model_dir
 from ui import photos as ph
 from ui.image_input import image_input
 from ui.sidebar import device_badge

@@ -28,7 +28,7 @@ st.caption(
 archs = available_archs()
 if not archs:
     st.error("No trained classifiers in assets/. Train them with "
-             "`python -m models.train spatial --arch <arch>` (see the model cards).")
+             "`python -m train spatial --arch <arch>` (see the model cards).")
     st.stop()
 
 # ---------------------------------------------------------------- input

@@ -41,8 +41,8 @@ for arch, why in missing.items():
 if not translators:
     st.info("No translation model is trained yet. Build the corpus and train, e.g.:\n\n"
             "```\napt-get install -y sword-text-web sword-text-sparv\n"
-            "python -m models.translation.corpus build\n"
-            "python -m models.translation.train --arch rnnsearch\n```")
+            "python -m corpora.bible build\n"
+            "python -m train translation --arch rnnsearch\n```")
     st.stop()
 
 verses = test_verses(folder)

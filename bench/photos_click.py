@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from analysis.affinity import StageCache, click_records, full_affinity, resolve_scale, stage_cache  # noqa: E402
-from models import efficientnet_lite as effnet  # noqa: E402
+from models.pretrained import efficientnet_lite as effnet  # noqa: E402
 
 SCALE, GAIN = "auto", 5.0  # the page's defaults
 

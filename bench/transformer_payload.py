@@ -26,7 +26,7 @@ import torch  # noqa: E402
 
 from analysis.head_stats import head_statistics  # noqa: E402
 from analysis.rollout import rollout  # noqa: E402
-from models.hf import default_model_dir, load_transformer, run_transformer  # noqa: E402
+from models.pretrained.hf import default_model_dir, load_transformer, run_transformer  # noqa: E402
 from viz.attention import attention_heatmap, model_view_figure, model_view_image  # noqa: E402
 
 TEXT = ("The animal didn't cross the street because it was too tired, and the river bank "

@@ -34,7 +34,7 @@ def load_cards(folder: Path = ASSETS) -> list[dict]:
 
 
 def _minilm_card() -> dict:
-    from models.hf import default_model_dir, load_transformer
+    from models.pretrained.hf import default_model_dir, load_transformer
 
     loaded = load_transformer(default_model_dir())
     n_params = sum(p.numel() for p in loaded.model.parameters())

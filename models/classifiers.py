@@ -22,9 +22,9 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import nn
 
-from models.cbam import CBAM
-from models.dnl import DisentangledNonLocal
-from models.nonlocal_block import NonLocalBlock
+from models.mechanisms.cbam import CBAM
+from models.mechanisms.dnl import DisentangledNonLocal
+from models.mechanisms.non_local import NonLocalBlock
 
 NL_MODES = {"nl_gaussian": "gaussian", "nl_embedded": "embedded_gaussian",
             "nl_dot": "dot_product", "nl_concat": "concatenation"}
@@ -82,14 +82,14 @@ class SpatialClassifier(nn.Module):
         records = list(records)
         if self.block is not None:
             f, rec = self.block(f)
-            records.extend(rec if isinstance(rec, tuple) else (rec,))
+            records.extend(rec)
         f, rec2 = self.stage2(f)                                   # (B, 4W, 8, 8)
         records.extend(rec2)
         logits = self.fc(f.mean(dim=(2, 3)))                       # (B, 10)
         return logits, tuple(records)
 
     def attention_row(self, x, query):
-        """One query's affinity row(s) of the NL/DNL block, no N x N matrix: (B, N) or a dict."""
+        """One query's affinity row record(s) of the NL/DNL block, no N x N matrix."""
         if self.block is None:
             raise ValueError(f"{self.arch} has no pairwise attention")
         f, _ = self.features(x)

@@ -18,7 +18,7 @@ from typing import Mapping
 import numpy as np
 import torch
 
-KINDS = ("alignment", "self", "cross", "spatial", "channel", "affinity", "pairwise", "unary")
+KINDS = ("alignment", "self", "cross", "spatial", "channel", "affinity", "pairwise", "unary", "gate")
 
 # Axis names a record may use. "query"/"key" index tokens or flattened positions;
 # "h"/"w" index an image grid; "layer"/"head"/"channel"/"step" are what they say.
@@ -114,6 +114,19 @@ class AttentionMap:
             key_labels=self.key_labels if "key" in axes else None,
             causal=self.causal,
             meta=self.meta,
+        )
+
+
+    def item(self, index: int, query_labels=None, key_labels=None) -> "AttentionMap":
+        """One sample of a batched record (its "batch" axis dropped), keeping the name,
+        with token labels attached when given."""
+        if "batch" not in self.axes:
+            raise ValueError(f"{self.name} has no batch axis; axes are {self.axes}")
+        axis = self.axes.index("batch")
+        return AttentionMap(
+            name=self.name, kind=self.kind, weights=self.weights.select(axis, index),
+            axes=tuple(a for a in self.axes if a != "batch"), grid=self.grid,
+            query_labels=query_labels, key_labels=key_labels, causal=self.causal, meta=self.meta,
         )
 
 

@@ -17,8 +17,19 @@ Loss (per caption): -sum_t log p(y_t) + lambda * sum_i (1 - sum_t alpha_ti)^2
 (the doubly stochastic regularisation: every cell should receive about one unit of
 attention over the whole caption).
 
+The attention itself (e_ti, alpha_t, beta_t, z_t) is models/mechanisms/additive.py;
+this file is the network around it.
+
 Variants (a checked ``mode``): "full" (beta and the regulariser), "no_ds" (lambda = 0,
 handled by the loss), "no_beta" (beta fixed to 1). The forward pass is the same code.
+
+The vocabulary is the caller's (corpora/captions.py builds it); it must begin with
+"<pad>", "<start>", "<end>".
+
+``forward(x, tokens)`` (teacher forcing) returns (log-probs (B, T, V), records):
+"sat.alpha" kind "spatial", (B, T, gh, gw), axes ("batch", "step", "h", "w"), and
+"sat.beta" kind "gate", (B, T), axes ("batch", "step"). ``teacher_forced`` returns the
+same as live tensors for the loss (records are detached snapshots).
 
 Attention records: ``greedy`` and ``beam_search`` return, per generated word, one
 ``AttentionMap`` of kind "spatial" with axes ("h", "w"), weights (gh, gw) = alpha_t
@@ -35,23 +46,27 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.captions import END, MAX_LEN, PAD, START, VOCAB, WORD_ID
+from models.mechanisms.additive import additive_attention, gated_context
+from models.mechanisms.base import check_mode
 from models.records import AttentionMap
 
 MODES = ("full", "no_ds", "no_beta")
+PAD, START, END = "<pad>", "<start>", "<end>"
+SPECIAL = (PAD, START, END)
 
 
-def _restrict(lp: torch.Tensor, last: bool) -> torch.Tensor:
+def restrict(lp: torch.Tensor, last: bool) -> torch.Tensor:
     """Decoding rules shared by greedy and beam search (so width 1 equals greedy):
     <pad> and <start> are never generated (they are never targets), and at the last
     allowed step only <end> may follow, so every caption ends."""
+    pad, start, end = range(len(SPECIAL))  # the vocabulary begins with SPECIAL
     mask = torch.zeros_like(lp)
     if last:
         mask.fill_(float("-inf"))
-        mask[:, WORD_ID[END]] = 0
+        mask[:, end] = 0
     else:
-        mask[:, WORD_ID[PAD]] = float("-inf")
-        mask[:, WORD_ID[START]] = float("-inf")
+        mask[:, pad] = float("-inf")
+        mask[:, start] = float("-inf")
     return lp + mask
 
 
@@ -84,14 +99,16 @@ class Generated:
 
 
 class ShowAttendTell(nn.Module):
-    def __init__(self, mode: str = "full", channels: int = 64, embed: int = 32, hidden: int = 128,
-                 attn: int = 64, vocab: int = len(VOCAB)):
+    def __init__(self, mode: str, vocab: tuple[str, ...], max_len: int, channels: int = 64,
+                 embed: int = 32, hidden: int = 128, attn: int = 64):
         super().__init__()
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        self.mode = mode
+        self.mode = check_mode(mode, MODES)
+        if tuple(vocab[: len(SPECIAL)]) != SPECIAL:
+            raise ValueError(f"the vocabulary must begin with {SPECIAL}")
+        self.vocab, self.max_len = tuple(vocab), int(max_len)
+        self.word_id = {w: i for i, w in enumerate(self.vocab)}
         self.encoder = Encoder(channels)
-        self.embed = nn.Embedding(vocab, embed)
+        self.embed = nn.Embedding(len(self.vocab), embed)
         self.att_a = nn.Linear(channels, attn)            # W_a
         self.att_h = nn.Linear(hidden, attn, bias=False)  # W_h
         self.att_w = nn.Linear(attn, 1)                   # w
@@ -101,7 +118,7 @@ class ShowAttendTell(nn.Module):
         self.lstm = nn.LSTMCell(embed + channels, hidden)
         self.out_h = nn.Linear(hidden, embed)             # L_h
         self.out_z = nn.Linear(channels, embed)           # L_z
-        self.out = nn.Linear(embed, vocab)                # L_o
+        self.out = nn.Linear(embed, len(self.vocab))      # L_o
         self.dropout = nn.Dropout(0.2)
 
     # ------------------------------------------------------------ one step
@@ -111,13 +128,13 @@ class ShowAttendTell(nn.Module):
 
     def step(self, a, a_proj, y_prev, h, c):
         """One decoder step. Returns log-probs (B, V), alpha (B, L), beta (B,), h, c."""
-        e = self.att_w(torch.tanh(a_proj + self.att_h(h)[:, None])).squeeze(-1)   # (B, L)
-        alpha = torch.softmax(e, dim=1)                                          # (B, L)
+        # e_ti = w^T tanh(W_a a_i + W_h h_{t-1}); att_w's bias is the same for every i and
+        # cancels in the softmax, so only its weight vector enters.
+        context, alpha = additive_attention(self.att_h(h), a_proj, self.att_w.weight[0], a)  # (B, C), (B, L)
         if self.mode == "no_beta":
-            beta = torch.ones(h.shape[0], 1, device=h.device, dtype=h.dtype)
+            z, beta = context, torch.ones(h.shape[0], 1, device=h.device, dtype=h.dtype)
         else:
-            beta = torch.sigmoid(self.f_beta(h))                                  # (B, 1)
-        z = beta * torch.bmm(alpha[:, None], a).squeeze(1)                       # (B, C)
+            z, beta = gated_context(context, self.f_beta(h))                     # (B, C), (B, 1)
         emb = self.embed(y_prev)                                                 # (B, E)
         h, c = self.lstm(torch.cat([emb, z], 1), (h, c))
         logits = self.out(self.dropout(emb + self.out_h(self.dropout(h)) + self.out_z(z)))  # (B, V)
@@ -129,14 +146,25 @@ class ShowAttendTell(nn.Module):
 
     # ------------------------------------------------------------ teacher forcing
     def forward(self, x: torch.Tensor, tokens: torch.Tensor):
+        """x (B,1,64,64), tokens (B,T): log-probs (B,T,V) and the records (module docstring)."""
+        logp, alphas, betas, (gh, gw) = self.teacher_forced(x, tokens)
+        meta = {"model": f"show_attend_tell/{self.mode}"}
+        return logp, (
+            AttentionMap(name="sat.alpha", kind="spatial",
+                         weights=alphas.reshape(*alphas.shape[:2], gh, gw),   # (B, T, gh, gw)
+                         axes=("batch", "step", "h", "w"), grid=(gh, gw), meta=meta),
+            AttentionMap(name="sat.beta", kind="gate", weights=betas, axes=("batch", "step"), meta=meta),
+        )
+
+    def teacher_forced(self, x: torch.Tensor, tokens: torch.Tensor):
         """x (B,1,64,64), tokens (B,T) targets ending in <end> then <pad>.
 
-        Returns log-probs (B,T,V), alphas (B,T,L), betas (B,T), grid.
+        Returns live tensors for the loss: log-probs (B,T,V), alphas (B,T,L), betas (B,T), grid.
         """
         a, a_proj, grid = self.encode(x)
         h, c = self.init_state(a)
         b, t_len = tokens.shape
-        y_prev = torch.full((b,), WORD_ID[START], dtype=torch.long, device=x.device)
+        y_prev = torch.full((b,), self.word_id[START], dtype=torch.long, device=x.device)
         logps, alphas, betas = [], [], []
         for t in range(t_len):
             lp, alpha, beta, h, c = self.step(a, a_proj, y_prev, h, c)
@@ -156,29 +184,30 @@ class ShowAttendTell(nn.Module):
             for t, (w, alpha, b) in enumerate(zip(words, alphas, betas)))
 
     @torch.inference_mode()
-    def greedy(self, x: torch.Tensor, max_len: int = MAX_LEN) -> Generated:
+    def greedy(self, x: torch.Tensor, max_len: int | None = None) -> Generated:
         """Argmax decoding of one image x (1, 1, 64, 64)."""
         if x.shape[0] != 1:
             raise ValueError("greedy decodes one image at a time")
         self.eval()
+        max_len = max_len or self.max_len
         a, a_proj, grid = self.encode(x)
         h, c = self.init_state(a)
-        y = torch.tensor([WORD_ID[START]], device=x.device)
+        y = torch.tensor([self.word_id[START]], device=x.device)
         words, alphas, betas, score = [], [], [], 0.0
         for step in range(max_len):
             lp, alpha, beta, h, c = self.step(a, a_proj, y, h, c)
-            lp = _restrict(lp, last=step == max_len - 1)
+            lp = restrict(lp, last=step == max_len - 1)
             y = lp.argmax(-1)
             score += float(lp[0, y])
-            if int(y) == WORD_ID[END]:
+            if int(y) == self.word_id[END]:
                 break
-            words.append(VOCAB[int(y)])
+            words.append(self.vocab[int(y)])
             alphas.append(alpha[0])
             betas.append(float(beta[0]))
         return Generated(tuple(words), self._records(words, alphas, betas, grid), tuple(betas), score)
 
     @torch.inference_mode()
-    def beam_search(self, x: torch.Tensor, width: int = 3, max_len: int = MAX_LEN) -> Generated:
+    def beam_search(self, x: torch.Tensor, width: int = 3, max_len: int | None = None) -> Generated:
         """Beam search over one image; the best finished hypothesis by summed log-probability.
 
         With width 1 this is greedy decoding (same argmax at each step).
@@ -188,6 +217,7 @@ class ShowAttendTell(nn.Module):
         if x.shape[0] != 1:
             raise ValueError("beam search decodes one image at a time")
         self.eval()
+        max_len = max_len or self.max_len
         a, a_proj, grid = self.encode(x)
         h, c = self.init_state(a)
         # Live beams: token lists, scores, alpha/beta history; all batched along dim 0.
@@ -195,12 +225,12 @@ class ShowAttendTell(nn.Module):
         scores = torch.zeros(1, device=x.device)
         hist_alpha: list[list[torch.Tensor]] = [[]]
         hist_beta: list[list[float]] = [[]]
-        y = torch.tensor([WORD_ID[START]], device=x.device)
+        y = torch.tensor([self.word_id[START]], device=x.device)
         finished: list[tuple[float, list[int], list, list]] = []
         for step in range(max_len):
             n = len(seqs)
             lp, alpha, beta, h, c = self.step(a.expand(n, -1, -1), a_proj.expand(n, -1, -1), y, h, c)
-            lp = _restrict(lp, last=step == max_len - 1)
+            lp = restrict(lp, last=step == max_len - 1)
             total = (scores[:, None] + lp).flatten()                      # (n*V,)
             k = min(width, total.numel())
             top, idx = total.topk(k)
@@ -208,7 +238,7 @@ class ShowAttendTell(nn.Module):
             new_seqs, new_scores, new_alpha, new_beta, keep, next_y = [], [], [], [], [], []
             for s, i in zip(top.tolist(), idx.tolist()):
                 src, tok = divmod(i, vocab)
-                if tok == WORD_ID[END]:
+                if tok == self.word_id[END]:
                     finished.append((s, seqs[src], hist_alpha[src], hist_beta[src]))
                     continue
                 new_seqs.append(seqs[src] + [tok])
@@ -227,7 +257,7 @@ class ShowAttendTell(nn.Module):
             y = torch.tensor(next_y, device=x.device)
         best = max(finished, key=lambda f: f[0]) if finished else (float(scores[0]), seqs[0], hist_alpha[0], hist_beta[0])
         s, toks, al, be = best
-        words = [VOCAB[t] for t in toks]
+        words = [self.vocab[t] for t in toks]
         return Generated(tuple(words), self._records(words, al, be, grid), tuple(be), float(s))
 
 
@@ -236,7 +266,7 @@ def caption_loss(logp: torch.Tensor, alphas: torch.Tensor, tokens: torch.Tensor,
 
     Padded steps carry no loss and no attention. Returns (total, nll per word) for logging.
     """
-    valid = tokens != WORD_ID["<pad>"]                                            # (B, T)
+    valid = tokens != SPECIAL.index(PAD)                                            # (B, T)
     nll = F.nll_loss(logp.transpose(1, 2), tokens, reduction="none") * valid      # (B, T)
     total = nll.sum(1).mean()
     if lam > 0:

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from analysis import attribution as A
-from models import efficientnet_lite as E
+from models.pretrained import efficientnet_lite as E
 
 
 @pytest.fixture(scope="module")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.cbam import CBAM
+from models.mechanisms.cbam import CBAM
 from models.classifiers import ARCHS, SpatialClassifier
-from models.dnl import DisentangledNonLocal
-from models.nonlocal_block import MODES, NonLocalBlock
+from models.mechanisms.dnl import DisentangledNonLocal
+from models.mechanisms.non_local import MODES, NonLocalBlock
 from models.records import by_name
-from models.sagan import Discriminator, Generator, SelfAttention
+from models.gan import Discriminator, Generator
+from models.mechanisms.sagan import SelfAttention
 
 B, C, H, W = 3, 8, 5, 6
 N = H * W
@@ -38,7 +39,7 @@ def _randomise(module):
 def test_nonlocal_shapes_and_normalisation(mode):
     block = NonLocalBlock(C, mode=mode, inter_channels=4).eval()
     with torch.inference_mode():
-        z, rec = block(_x())
+        z, (rec,) = block(_x())
     assert z.shape == (B, C, H, W)
     assert rec.shape == (B, N, N) and rec.axes == ("batch", "query", "key") and rec.grid == (H, W)
     w = rec.weights
@@ -72,10 +73,10 @@ def test_nonlocal_one_row_equals_full_row(mode):
     block = _randomise(NonLocalBlock(C, mode=mode, inter_channels=4))
     x = _x()
     with torch.inference_mode():
-        _, rec = block(x)
+        _, (rec,) = block(x)
         for q in (0, 7, (H - 1, W - 1)):
             i = q if isinstance(q, int) else q[0] * W + q[1]
-            torch.testing.assert_close(block.attention_row(x, q), rec.weights[:, i])
+            torch.testing.assert_close(block.attention_row(x, q)[0].weights, rec.weights[:, i])
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -83,9 +84,9 @@ def test_nonlocal_batched_equals_per_sample(mode):
     block = _randomise(NonLocalBlock(C, mode=mode, inter_channels=4))
     x = _x()
     with torch.inference_mode():
-        z, rec = block(x)
+        z, (rec,) = block(x)
         for b in range(B):
-            zb, rb = block(x[b : b + 1])
+            zb, (rb,) = block(x[b : b + 1])
             torch.testing.assert_close(zb[0], z[b], atol=1e-5, rtol=1e-5)
             torch.testing.assert_close(rb.weights[0], rec.weights[b], atol=1e-6, rtol=1e-5)
 
@@ -103,7 +104,7 @@ def test_dnl_terms():
     x = _x()
     with torch.inference_mode():
         z, (pair, unary) = block(x)
-        rows = block.attention_row(x, (2, 3))
+        rows = {r.name.rsplit(".", 1)[-1]: r.weights for r in block.attention_row(x, (2, 3))}
         one = block(x[1:2])
     assert z.shape == x.shape
     assert pair.kind == "pairwise" and pair.shape == (B, N, N)
@@ -163,7 +164,7 @@ def test_cbam_spatial_at_equals_full_mask():
         _, recs = block(x)
         mask = by_name(recs, "cbam.spatial").weights
         for r, c in [(0, 0), (2, 3), (H - 1, W - 1), (0, W - 1)]:
-            torch.testing.assert_close(block.spatial_at(x, (r, c)), mask[:, r, c])
+            torch.testing.assert_close(block.spatial_at(x, (r, c))[0].weights, mask[:, r, c])
 
 
 def test_cbam_rejects_unknown_mode():
@@ -175,7 +176,7 @@ def test_sagan_gamma_zero_returns_input():
     attn = SelfAttention(C, k=2).eval()
     x = _x()
     with torch.inference_mode():
-        y, rec = attn(x)
+        y, (rec,) = attn(x)
     assert attn.gamma.detach().item() == 0.0
     torch.testing.assert_close(y, x)
     torch.testing.assert_close(rec.weights.sum(-1), torch.ones(B, N))
@@ -187,10 +188,10 @@ def test_sagan_row_and_batch():
         attn.gamma.fill_(0.7)
     x = _x()
     with torch.inference_mode():
-        y, rec = attn(x)
+        y, (rec,) = attn(x)
         assert not torch.allclose(y, x)
-        torch.testing.assert_close(attn.attention_row(x, (1, 2)), rec.weights[:, 1 * W + 2])
-        y0, r0 = attn(x[:1])
+        torch.testing.assert_close(attn.attention_row(x, (1, 2))[0].weights, rec.weights[:, 1 * W + 2])
+        y0, (r0,) = attn(x[:1])
         torch.testing.assert_close(r0.weights[0], rec.weights[0], atol=1e-6, rtol=1e-5)
 
 
@@ -223,8 +224,7 @@ def test_classifier_every_arch(arch):
         rec = recs[0]
         assert rec.grid == (16, 16) and rec.shape == (2, 256, 256)
         with torch.inference_mode():
-            row = model.attention_row(x, 37)
-        row = row["pairwise"] if isinstance(row, dict) else row
+            row = model.attention_row(x, 37)[0].weights   # NL's affinity or DNL's pairwise term
         torch.testing.assert_close(row, rec.weights[:, 37])
 
 

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from models.captions import (MAX_LEN, NOUNS, PAD, WORD_ID, box_mass, caption_from_layout, cell_coverage,
+from corpora.captions import (MAX_LEN, VOCAB, NOUNS, PAD, WORD_ID, box_mass, caption_from_layout, cell_coverage,
                              decode, encode)
 from models.records import AttentionMap
 from models.show_attend_tell import MODES, ShowAttendTell, caption_loss
-from models.train_captioning import evaluate, fit
+from train.captioning import evaluate, fit
 
 
 
@@ -76,10 +76,10 @@ def batch():
 
 @pytest.mark.parametrize("mode", MODES)
 def test_attention_sums_to_one_and_beta_in_unit_interval(mode, batch):
-    model = ShowAttendTell(mode).eval()
+    model = ShowAttendTell(mode, VOCAB, MAX_LEN).eval()
     x, tokens = batch
     with torch.inference_mode():
-        _logp, alphas, betas, grid = model(x, tokens)
+        _logp, alphas, betas, grid = model.teacher_forced(x, tokens)
     assert grid == (8, 8) and alphas.shape == (3, tokens.shape[1], 64)
     torch.testing.assert_close(alphas.sum(-1), torch.ones(alphas.shape[:2]))
     assert (alphas >= 0).all()
@@ -89,7 +89,7 @@ def test_attention_sums_to_one_and_beta_in_unit_interval(mode, batch):
 
 
 def test_records_one_per_word(batch):
-    model = ShowAttendTell("full").eval()
+    model = ShowAttendTell("full", VOCAB, MAX_LEN).eval()
     got = model.greedy(batch[0][:1])
     assert len(got.records) == len(got.words) == len(got.betas)
     for t, r in enumerate(got.records):
@@ -102,7 +102,7 @@ def test_records_one_per_word(batch):
 @pytest.mark.parametrize("seed", range(4))
 def test_beam_width_one_equals_greedy(seed):
     torch.manual_seed(seed)
-    model = ShowAttendTell("full").eval()
+    model = ShowAttendTell("full", VOCAB, MAX_LEN).eval()
     x = torch.rand(1, 1, 64, 64)
     greedy, beam1 = model.greedy(x), model.beam_search(x, width=1)
     assert greedy.words == beam1.words
@@ -115,16 +115,16 @@ def test_beam_width_one_equals_greedy(seed):
 
 def test_bad_mode_and_width_are_refused():
     with pytest.raises(ValueError):
-        ShowAttendTell("soft")
+        ShowAttendTell("soft", VOCAB, MAX_LEN)
     with pytest.raises(ValueError):
-        ShowAttendTell().beam_search(torch.rand(1, 1, 64, 64), width=11)
+        ShowAttendTell("full", VOCAB, MAX_LEN).beam_search(torch.rand(1, 1, 64, 64), width=11)
 
 
 def test_doubly_stochastic_term_adds_the_coverage_penalty(batch):
-    model = ShowAttendTell("full").eval()
+    model = ShowAttendTell("full", VOCAB, MAX_LEN).eval()
     x, tokens = batch
     with torch.inference_mode():
-        logp, alphas, _b, _g = model(x, tokens)
+        logp, alphas, _b, _g = model.teacher_forced(x, tokens)
     plain, _ = caption_loss(logp, alphas, tokens, lam=0.0)
     with_ds, _ = caption_loss(logp, alphas, tokens, lam=1.0)
     valid = (tokens != WORD_ID[PAD])[..., None]
@@ -155,13 +155,13 @@ def _synthetic(n: int, seed: int) -> dict[str, np.ndarray]:
 
 def test_few_training_steps_end_to_end(tmp_path):
     data = _synthetic(48, 0)
-    model = ShowAttendTell("full")
+    model = ShowAttendTell("full", VOCAB, MAX_LEN)
     ckpt = tmp_path / "cap.pt"
     first = fit(model, data, epochs=2, batch=16, lr=3e-3, lam=1.0, seed=0, device=torch.device("cpu"),
                 checkpoint=ckpt, progress=False)
     assert first["steps"] == 6 and np.isfinite(first["loss"]) and ckpt.is_file()
     # Resuming with more epochs continues from the checkpoint's step count.
-    again = fit(ShowAttendTell("full"), data, epochs=3, batch=16, lr=3e-3, lam=1.0, seed=0,
+    again = fit(ShowAttendTell("full", VOCAB, MAX_LEN), data, epochs=3, batch=16, lr=3e-3, lam=1.0, seed=0,
                 device=torch.device("cpu"), checkpoint=ckpt, resume=True, progress=False)
     assert again["steps"] == 9
     metrics = evaluate(model, _synthetic(10, 1), device=torch.device("cpu"))
@@ -171,6 +171,6 @@ def test_few_training_steps_end_to_end(tmp_path):
 
 
 def test_wall_clock_cap_stops_training(tmp_path):
-    stats = fit(ShowAttendTell("no_ds"), _synthetic(32, 2), epochs=50, batch=16, lr=1e-3, lam=0.0, seed=0,
+    stats = fit(ShowAttendTell("no_ds", VOCAB, MAX_LEN), _synthetic(32, 2), epochs=50, batch=16, lr=1e-3, lam=0.0, seed=0,
                 device=torch.device("cpu"), max_seconds=0.0, checkpoint=tmp_path / "c.pt", progress=False)
     assert stats["stopped_by_cap"] and stats["steps"] == 1

@@ -11,8 +11,8 @@ from streamlit.testing.v1 import AppTest
 import torch
 
 import models.weights
-from models.captions import END, WORD_ID
-from models import fashion
+from corpora.captions import END, MAX_LEN, VOCAB, WORD_ID
+from corpora import fashion
 from models.show_attend_tell import ShowAttendTell
 from models.weights import save_weights, write_card
 
@@ -22,14 +22,14 @@ TIMEOUT = 120
 
 
 def _write(folder: Path, variant: str, bleu: float) -> None:
-    model = ShowAttendTell(variant)
+    model = ShowAttendTell(variant, VOCAB, MAX_LEN)
     # An untrained model often says <end> first; pushing <end> down makes it write a full-length
     # caption, so the strip, the word slider and the large overlay are all exercised.
     with torch.no_grad():
         model.out.bias[WORD_ID[END]] = -20.0
     save_weights(model, folder / f"captioning_{variant}.safetensors")
     write_card({"name": f"captioning_{variant}", "task": "t", "architecture": "a", "source": "s",
-                "made_by": f"python -m models.train captioning --variant {variant}",
+                "made_by": f"python -m train captioning --variant {variant}",
                 "metrics": {"bleu4": bleu, "exact_match": 0.1, "attention_correctness": 0.3},
                 "test": {"attention_correctness_uniform_reference": 0.1,
                          "attention_correctness_definition": "share of mass in the box"},
@@ -104,7 +104,7 @@ def test_upload_of_a_sample_photo(tiny_assets, monkeypatch):
 def test_missing_weights_name_the_training_command(tmp_path, monkeypatch):
     at = _app(tmp_path, monkeypatch).run()
     assert not at.exception, [e.message for e in at.exception]
-    assert any("python -m models.train captioning --variant full" in e.value for e in at.error)
+    assert any("python -m train captioning --variant full" in e.value for e in at.error)
 
 
 def test_damaged_weights_are_a_message(tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from models import efficientnet_lite as E
+from models.pretrained import efficientnet_lite as E
 from ui.image_input import sample_images
 
 

@@ -7,8 +7,8 @@ import gzip
 import numpy as np
 import pytest
 
-from models import fashion
-from models.fashion import _read_idx, compose_scene, draw_scene
+from corpora import fashion
+from corpora.fashion import _read_idx, compose_scene, draw_scene
 
 
 def _items(n=40, seed=0):

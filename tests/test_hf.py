@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from models.hf import ModelDirError, check_model_dir, load_transformer, run_transformer
+from models.pretrained.hf import ModelDirError, check_model_dir, load_transformer, run_transformer
 from tests.tiny_models import tiny_bart, tiny_bert, tiny_gpt2
 
 
@@ -107,7 +107,7 @@ def test_default_model_loads_offline():
     """all-MiniLM-L6-v2 from its PyPI package, with HF offline mode on."""
     import os
 
-    from models.hf import default_model_dir
+    from models.pretrained.hf import default_model_dir
 
     assert os.environ["HF_HUB_OFFLINE"] == "1"
     loaded = load_transformer(default_model_dir(), device=torch.device("cpu"))
@@ -124,7 +124,7 @@ def test_default_model_never_touches_the_network(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
-    from models.hf import default_model_dir
+    from models.pretrained.hf import default_model_dir
 
     loaded = load_transformer(default_model_dir(), device=torch.device("cpu"))
     run = run_transformer(loaded, "No network was used to read this.")

@@ -4,14 +4,16 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("models", "analysis", "viz", "ui", "app_pages")
+PACKAGES = ("models", "corpora", "analysis", "train", "viz", "ui", "app_pages")
 # what each layer may import from this project
 ALLOWED = {
     "viz": {"viz"},  # its own helpers only
     "models": {"models"},
+    "corpora": {"corpora"},
     "analysis": {"analysis", "models"},
-    "ui": {"ui", "models", "analysis", "viz"},
-    "app_pages": {"ui", "models", "analysis", "viz"},
+    "train": {"train", "models", "corpora", "analysis"},
+    "ui": {"ui", "models", "corpora", "analysis", "viz"},
+    "app_pages": {"ui", "models", "corpora", "analysis", "viz"},
 }
 STREAMLIT_OK = {"ui", "app_pages"}
 

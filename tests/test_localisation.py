@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.localisation import (affinity_mass, pointing_game, pointing_hits,
+from analysis.localisation import (affinity_mass, pointing_game, pointing_hits,
                                    query_independence)
 
 

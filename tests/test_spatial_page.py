@@ -12,9 +12,9 @@ from streamlit.testing.v1 import AppTest
 
 import models.weights
 import ui.spatial
-from models import fashion
+from corpora import fashion
 from models.classifiers import ARCHS, SpatialClassifier
-from models.sagan import SAGAN
+from models.gan import SAGAN
 from models.weights import save_weights, write_card
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from models.classifiers import SpatialClassifier
-from models.sagan import SAGAN
-from models.train import main as train_main
-from models.train_sagan import train_gan
-from models.train_spatial import evaluate, fit
+from models.gan import SAGAN
+from train.__main__ import main as train_main
+from train.sagan import train_gan
+from train.spatial import evaluate, fit
 from models.weights import load_weights, save_weights
 
 

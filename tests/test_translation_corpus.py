@@ -2,7 +2,7 @@
 
 import pytest
 
-from models.translation.corpus import clean_osis, keep_pair, reference_links, split_of
+from corpora.bible import clean_osis, keep_pair, reference_links, split_of
 
 
 def test_note_between_words_does_not_glue_them():

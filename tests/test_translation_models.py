@@ -5,8 +5,9 @@ import math
 import pytest
 import torch
 
-from models.translation.attention import additive_attention, causal_mask, scaled_dot_product
-from models.translation.nets import ARCHS, BOS, EOS, NetConfig, beam_search, build_model, greedy
+from models.mechanisms.additive import additive_attention
+from models.mechanisms.multi_head import causal_mask, scaled_dot_product
+from models.translation.nets import ARCHS, BOS, EOS, NetConfig, beam_search, build_model, greedy, sentence_attention
 
 
 def test_additive_attention_hand_computed():
@@ -62,7 +63,7 @@ TGT_IN = torch.tensor([[BOS, 11, 12, 13]])
 @pytest.mark.parametrize("arch", ["rnnsearch", "transformer"])
 def test_alignment_shape_is_target_by_source_and_rows_sum_to_one(arch):
     with torch.inference_mode():
-        records = _tiny(arch).attention(SRC, TGT_IN)
+        records = sentence_attention(_tiny(arch), SRC, TGT_IN)
     cross = records[0] if arch == "rnnsearch" else [r for r in records if r.name == "decoder.cross"][0]
     assert cross.shape[-2:] == (4, 6)  # (target, source)
     assert cross.axes[-2:] == ("query", "key")
@@ -75,7 +76,7 @@ def test_alignment_shape_is_target_by_source_and_rows_sum_to_one(arch):
 
 def test_transformer_decoder_self_attention_is_zero_above_the_diagonal():
     with torch.inference_mode():
-        records = _tiny("transformer").attention(SRC, TGT_IN)
+        records = sentence_attention(_tiny("transformer"), SRC, TGT_IN)
     dec = [r for r in records if r.name == "decoder.self"][0]
     assert dec.causal and dec.shape == (2, 4, 4, 4)
     upper = torch.triu(torch.ones(4, 4, dtype=torch.bool), diagonal=1)
@@ -87,7 +88,7 @@ def test_transformer_decoder_self_attention_is_zero_above_the_diagonal():
 
 def test_seq2seq_has_no_attention():
     with torch.inference_mode():
-        assert _tiny("seq2seq").attention(SRC, TGT_IN) == ()
+        assert sentence_attention(_tiny("seq2seq"), SRC, TGT_IN) == ()
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -115,6 +116,6 @@ def test_batched_forward_equals_per_sentence(arch):
     src = torch.tensor([[5, 6, 7, EOS], [8, 9, EOS, 0]])
     tgt = torch.tensor([[BOS, 11, 12], [BOS, 13, 14]])
     with torch.inference_mode():
-        both = model(src, tgt)
-        one = model(src[1:, :3], tgt[1:])
+        both, _ = model(src, tgt)
+        one, _ = model(src[1:, :3], tgt[1:])
     assert torch.allclose(both[1], one[0], atol=1e-5)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from models.translation.train import main
+from train.translation import main
 from tests.test_pages import _chart_keys
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,5 +111,5 @@ def test_missing_weights_name_the_training_command(tmp_path, monkeypatch):
     monkeypatch.setenv("TRANSLATION_ASSETS", str(tmp_path))
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     assert not at.exception
-    assert any("python -m models.translation.train --arch rnnsearch" in w.value for w in at.sidebar.warning)
+    assert any("python -m train translation --arch rnnsearch" in w.value for w in at.sidebar.warning)
     assert any("No translation model" in i.value for i in at.info)

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from models.translation.alignment import (
+from analysis.alignment import (
     AlignmentScore,
     diagonal_word_attention,
     pool_to_words,
@@ -63,7 +63,7 @@ def test_bleu_length_figure_escapes_names_and_marks_empty_buckets():
 
 
 def test_compare_derives_length_trend_from_card_metrics():
-    from models.translation.compare import compare
+    from analysis.translation_comparison import compare
 
     def card(values, **extra):
         keys = ["1_10", "11_20", "21_30", "31_40", "41_plus"]

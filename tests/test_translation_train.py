@@ -6,7 +6,7 @@ import random
 import pytest
 import torch
 
-from models.translation.train import main
+from train.translation import main
 from models.translation.translator import Translator
 
 EN = "the cat dog man woman house sees eats big small red green water bread gives has".split()
@@ -33,7 +33,7 @@ def test_training_runs_writes_card_and_resumes(arch, tiny_tsv, tmp_path, capsys)
     main(common + ["--max-steps", "3"])
     card = json.loads((tmp_path / "translation-tiny.json").with_name(f"translation-{arch}-tiny.json").read_text())
     assert card["trained_here"] is True and card["page"] == "Translation"
-    assert card["made_by"].startswith("python -m models.translation.train --arch " + arch)
+    assert card["made_by"].startswith("python -m train translation --arch " + arch)
     m = card["metrics"]
     assert m["train_steps"] == 3 and m["test_sentences"] == 6  # 5% of 120 pairs
     assert 0.0 <= m["bleu"] <= 100.0 and all(not isinstance(v, (dict, list)) for v in m.values())

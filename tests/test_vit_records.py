@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from analysis.vit import cls_rollout
-from models.hf import ModelDirError
-from models.hf_vision import load_vision_transformer, run_vision_transformer
+from models.pretrained.hf import ModelDirError
+from models.pretrained.hf_vision import load_vision_transformer, run_vision_transformer
 
 
 def _save(tmp_path, kind: str):

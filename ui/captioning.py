@@ -18,9 +18,9 @@ import streamlit as st
 import torch
 from safetensors import SafetensorError
 
-from models.captions import NOUNS, captioned_scene
+from corpora.captions import MAX_LEN, NOUNS, VOCAB, captioned_scene
 from models.device import pick_device
-from models.fashion import DatasetMissing
+from corpora.fashion import DatasetMissing
 from models.show_attend_tell import MODES, ShowAttendTell
 from models.weights import load_weights, read_card
 from ui.spatial import assets_dir, upload_to_input
@@ -36,7 +36,7 @@ VARIANT_TITLES = {
 
 
 def train_command(variant: str) -> str:
-    return f"python -m models.train captioning --variant {variant}"
+    return f"python -m train captioning --variant {variant}"
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def load_card(variant: str) -> dict | None:
 
 @st.cache_resource(show_spinner="Loading captioner…")
 def load_captioner(variant: str) -> ShowAttendTell:
-    model = ShowAttendTell(variant)
+    model = ShowAttendTell(variant, VOCAB, MAX_LEN)
     load_weights(model, _paths(variant)[0])
     return model.to(pick_device()).eval()
 

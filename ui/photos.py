@@ -20,7 +20,7 @@ import torch
 
 from analysis import attribution as attr
 from analysis.affinity import StageCache, click_records, stage_cache
-from models import efficientnet_lite as effnet
+from models.pretrained import efficientnet_lite as effnet
 from models.device import pick_device
 
 FEATURE_SIDES = (224, 448, 1024)  # longest side the backbone sees for the click maps
@@ -175,7 +175,7 @@ def class_options() -> list[str]:
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the vision transformer …")
 def load_vit(path: str):
-    from models.hf_vision import load_vision_transformer
+    from models.pretrained.hf_vision import load_vision_transformer
 
     return load_vision_transformer(path)
 
@@ -184,7 +184,7 @@ def load_vit(path: str):
 def vit_maps(path: str, key: str, _image: np.ndarray):
     """(run, rollout record) for the image; cached per model path and image."""
     from analysis.vit import cls_rollout
-    from models.hf_vision import run_vision_transformer
+    from models.pretrained.hf_vision import run_vision_transformer
 
     run = run_vision_transformer(load_vit(path), _image)
     return run, cls_rollout(run.records[0], run.grid, run.n_prefix)

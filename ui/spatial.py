@@ -20,8 +20,8 @@ from safetensors import SafetensorError
 
 from models.classifiers import ARCHS, NL_MODES, SpatialClassifier
 from models.device import pick_device
-from models.fashion import CANVAS, CLASSES, DatasetMissing, classification_scene
-from models.sagan import SAGAN
+from corpora.fashion import CANVAS, CLASSES, DatasetMissing, classification_scene
+from models.gan import SAGAN
 import models.weights as weights_io
 from models.weights import load_weights, read_card
 from ui.image_input import image_input
@@ -94,7 +94,7 @@ def load_sagan_or_reason() -> tuple[SAGAN | None, str | None]:
         gan = load_sagan()
     except (OSError, RuntimeError, ValueError, KeyError, SafetensorError) as exc:
         return None, f"its weights could not be loaded ({type(exc).__name__}: {str(exc)[:200]})"
-    return gan, None if gan is not None else "it is not trained yet: `python -m models.train sagan`"
+    return gan, None if gan is not None else "it is not trained yet: `python -m train sagan`"
 
 
 @st.cache_resource(show_spinner="Loading SAGAN…")
@@ -194,10 +194,9 @@ def affinity_row(arch: str, key: str, _image: np.ndarray, row: int, col: int) ->
     """The clicked query's map(s) on the 16 x 16 grid, from one row (no N x N matrix)."""
     model = load_classifier(arch)
     with torch.inference_mode():
-        got = model.attention_row(_tensor(_image), (row, col))
-    if isinstance(got, dict):
-        return {k: v[0].reshape(GRID).cpu().numpy() for k, v in got.items()}
-    return {"affinity": got[0].reshape(GRID).cpu().numpy()}
+        records = model.attention_row(_tensor(_image), (row, col))
+    # "nl.affinity" -> "affinity"; "dnl.pairwise" / ".unary" / ".combined" -> their terms
+    return {r.name.rsplit(".", 1)[-1]: r.numpy()[0].reshape(r.grid) for r in records}
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -218,8 +217,8 @@ def sagan_row(seed: int, n: int, sample: int, row: int, col: int) -> np.ndarray:
     z = torch.randn(n, gan.generator.z_dim, generator=g)[sample : sample + 1].to(pick_device())
     with torch.inference_mode():
         feats = gan.generator.trunk(z)                                    # (1, C, 14, 14)
-        w = gan.generator.attn.attention_row(feats, (row, col))           # (1, 196)
-    return w[0].reshape(14, 14).cpu().numpy()
+        (record,) = gan.generator.attn.attention_row(feats, (row, col))  # (1, 196)
+    return record.numpy()[0].reshape(record.grid)
 
 
 def _cell_of_point(p: dict, grid: tuple[int, int]) -> tuple[int, int] | None:

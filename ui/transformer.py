@@ -17,7 +17,7 @@ import streamlit as st
 
 from analysis.head_stats import head_statistics
 from analysis.rollout import rollout
-from models.hf import LoadedTransformer, ModelDirError, check_model_dir, default_model_dir, load_transformer, run_transformer
+from models.pretrained.hf import LoadedTransformer, ModelDirError, check_model_dir, default_model_dir, load_transformer, run_transformer
 from models.records import AttentionMap
 from viz.attention import ModelViewImage, model_view_image
 

@@ -17,7 +17,7 @@ import numpy as np
 import streamlit as st
 
 from models.device import pick_device
-from models.translation.alignment import AlignmentScore, pool_to_words, reference_matrix, uniform_attention
+from analysis.alignment import AlignmentScore, pool_to_words, reference_matrix, uniform_attention
 from models.translation.nets import ARCHS
 from models.translation.translator import ASSETS, Translator, card_path, weights_path, word_index
 
@@ -32,7 +32,7 @@ def assets_dir() -> str:
 
 
 def train_command(arch: str) -> str:
-    return f"python -m models.translation.train --arch {arch}"
+    return f"python -m train translation --arch {arch}"
 
 
 @st.cache_resource(show_spinner="Loading the translation models…", max_entries=2)

@@ -9,7 +9,7 @@ start a multilayer LSTM decoder.
 
 RNNsearch (Bahdanau, Cho & Bengio 2015): bidirectional GRU encoder, h_j = [h_j_fwd; h_j_bwd];
 GRU decoder s_i = GRU([y_{i-1}; c_i], s_{i-1}), s_0 = tanh(W_s h_1_bwd), with additive
-attention (models/translation/attention.py) giving one alignment row a_i. per target token;
+attention (models/mechanisms/multi_head.py) giving one alignment row a_i. per target token;
 readout t_i = tanh(W_o [s_i; c_i; y_{i-1}]) -> softmax (the paper's maxout readout replaced
 by tanh, a simplification).
     record "rnnsearch.alignment": kind "alignment", axes (query, key) = (target, source),
@@ -37,7 +37,8 @@ import torch
 from torch import nn
 
 from models.records import AttentionMap
-from models.translation.attention import additive_attention, causal_mask, scaled_dot_product
+from models.mechanisms.additive import additive_attention
+from models.mechanisms.multi_head import MultiHead, causal_mask
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 ARCHS = ("seq2seq", "rnnsearch", "transformer")
@@ -95,10 +96,11 @@ class Seq2Seq(nn.Module):
         _, (h, c) = self.encoder(packed)                                # (layers, B, H) each
         return {"h": h, "c": c}
 
-    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor):
         state = self.encode(src)
         out, _ = self.decoder(self.drop(self.tgt_emb(tgt_in)), (state["h"], state["c"]))
-        return self.out(self.drop(out))                                 # (B, T, V)
+        # no attention: the source reaches the decoder only through (h, c)
+        return self.out(self.drop(out)), ()                             # (B, T, V), no records
 
     def step(self, state: dict, last: torch.Tensor):
         out, (h, c) = self.decoder(self.tgt_emb(last).unsqueeze(1), (state["h"], state["c"]))
@@ -108,8 +110,6 @@ class Seq2Seq(nn.Module):
     def reorder(state: dict, idx: torch.Tensor) -> dict:
         return {"h": state["h"][:, idx], "c": state["c"][:, idx]}
 
-    def attention(self, src, tgt_in, src_labels=None, tgt_labels=None) -> tuple[AttentionMap, ...]:
-        return ()  # no attention: the source reaches the decoder only through (h, c)
 
 
 # --------------------------------------------------------------------------- RNNsearch
@@ -148,7 +148,8 @@ class RNNsearch(nn.Module):
         logits = self.out(self.drop(torch.tanh(self.readout(self.drop(torch.cat([s, context, emb], -1))))))
         return logits, {**state, "s": s}, weights
 
-    def forward(self, src, tgt_in, return_weights: bool = False):
+    def forward(self, src, tgt_in):
+        """Teacher forcing: logits (B, T, V) and ("rnnsearch.alignment": (B, T, S),)."""
         state = self.encode(src)
         emb = self.drop(self.tgt_emb(tgt_in))                           # (B, T, emb)
         logits, rows = [], []
@@ -157,7 +158,10 @@ class RNNsearch(nn.Module):
             logits.append(lg)
             rows.append(w)
         logits = torch.stack(logits, 1)                                 # (B, T, V)
-        return (logits, torch.stack(rows, 1)) if return_weights else logits  # weights (B, T, S)
+        record = AttentionMap("rnnsearch.alignment", "alignment", torch.stack(rows, 1),  # (B, T, S)
+                              ("batch", "query", "key"),
+                              meta={"model": "rnnsearch", "normalised": "softmax over source"})
+        return logits, (record,)
 
     def step(self, state, last):
         logits, state, _ = self._step(state, self.tgt_emb(last))
@@ -167,60 +171,40 @@ class RNNsearch(nn.Module):
     def reorder(state, idx):
         return {k: v[idx] for k, v in state.items()}
 
-    def attention(self, src, tgt_in, src_labels=None, tgt_labels=None) -> tuple[AttentionMap, ...]:
-        """src (1, S), tgt_in (1, T) beginning with BOS: row i is the alignment used to emit token i."""
-        _, weights = self.forward(src, tgt_in, return_weights=True)
-        return (AttentionMap("rnnsearch.alignment", "alignment", weights[0], ("query", "key"),
-                             query_labels=tgt_labels, key_labels=src_labels,
-                             meta={"model": "rnnsearch", "normalised": "softmax over source"}),)
-
-
 # --------------------------------------------------------------------------- Transformer
-class MultiHead(nn.Module):
-    def __init__(self, d: int, heads: int):
-        super().__init__()
-        self.h = heads
-        self.q, self.k, self.v, self.o = (nn.Linear(d, d) for _ in range(4))
-
-    def forward(self, x, mem, mask):
-        B, Tq, d = x.shape
-        Tk = mem.shape[1]
-        split = lambda t, n: t.view(B, n, self.h, d // self.h).transpose(1, 2)  # (B, h, n, d/h)
-        out, w = scaled_dot_product(split(self.q(x), Tq), split(self.k(mem), Tk), split(self.v(mem), Tk), mask)
-        return self.o(out.transpose(1, 2).reshape(B, Tq, d)), w        # w (B, h, Tq, Tk)
-
-
 class EncoderLayer(nn.Module):
-    def __init__(self, cfg: NetConfig):
+    def __init__(self, cfg: NetConfig, index: int = 0):
         super().__init__()
         d = cfg.emb
-        self.att, self.n1, self.n2 = MultiHead(d, cfg.heads), nn.LayerNorm(d), nn.LayerNorm(d)
+        self.att = MultiHead(d, cfg.heads, name=f"encoder.{index}.self", kind="self")
+        self.n1, self.n2 = nn.LayerNorm(d), nn.LayerNorm(d)
         self.ff = nn.Sequential(nn.Linear(d, cfg.ff), nn.ReLU(), nn.Dropout(cfg.dropout), nn.Linear(cfg.ff, d))
         self.drop = nn.Dropout(cfg.dropout)
 
     def forward(self, x, mask):
         y = self.n1(x)
-        a, w = self.att(y, y, mask)
+        a, records = self.att(y, y, mask)
         x = x + self.drop(a)
-        return x + self.drop(self.ff(self.n2(x))), w
+        return x + self.drop(self.ff(self.n2(x))), records
 
 
 class DecoderLayer(nn.Module):
-    def __init__(self, cfg: NetConfig):
+    def __init__(self, cfg: NetConfig, index: int = 0):
         super().__init__()
         d = cfg.emb
-        self.self_att, self.cross = MultiHead(d, cfg.heads), MultiHead(d, cfg.heads)
+        self.self_att = MultiHead(d, cfg.heads, name=f"decoder.{index}.self", kind="self")
+        self.cross = MultiHead(d, cfg.heads, name=f"decoder.{index}.cross", kind="cross")
         self.n1, self.n2, self.n3 = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
         self.ff = nn.Sequential(nn.Linear(d, cfg.ff), nn.ReLU(), nn.Dropout(cfg.dropout), nn.Linear(cfg.ff, d))
         self.drop = nn.Dropout(cfg.dropout)
 
     def forward(self, x, mem, self_mask, mem_mask):
         y = self.n1(x)
-        a, ws = self.self_att(y, y, self_mask)
+        a, self_records = self.self_att(y, y, self_mask)
         x = x + self.drop(a)
-        a, wc = self.cross(self.n2(x), mem, mem_mask)
+        a, cross_records = self.cross(self.n2(x), mem, mem_mask)
         x = x + self.drop(a)
-        return x + self.drop(self.ff(self.n3(x))), ws, wc
+        return x + self.drop(self.ff(self.n3(x))), self_records + cross_records
 
 
 def sinusoid(n: int, d: int) -> torch.Tensor:
@@ -239,8 +223,8 @@ class Transformer(nn.Module):
         self.src_emb = nn.Embedding(cfg.src_vocab, d, padding_idx=PAD)
         self.tgt_emb = nn.Embedding(cfg.tgt_vocab, d, padding_idx=PAD)
         self.register_buffer("pe", sinusoid(cfg.max_len + 2, d), persistent=False)
-        self.enc = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.layers))
-        self.dec = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.layers))
+        self.enc = nn.ModuleList(EncoderLayer(cfg, i) for i in range(cfg.layers))
+        self.dec = nn.ModuleList(DecoderLayer(cfg, i) for i in range(cfg.layers))
         self.enc_norm, self.dec_norm = nn.LayerNorm(d), nn.LayerNorm(d)
         self.out = nn.Linear(d, cfg.tgt_vocab)
         self.drop = nn.Dropout(cfg.dropout)
@@ -253,51 +237,59 @@ class Transformer(nn.Module):
 
     def encode(self, src):
         mask = _lengths_mask(src)[:, None, None, :]                     # (B, 1, 1, S)
-        x, ws = self._embed(self.src_emb, src), []
+        x, records = self._embed(self.src_emb, src), []
         for layer in self.enc:
-            x, w = layer(x, mask)
-            ws.append(w)
-        return {"mem": self.enc_norm(x), "mask": mask, "enc_self": ws}
+            x, layer_records = layer(x, mask)
+            records.extend(layer_records)
+        return {"mem": self.enc_norm(x), "mask": mask, "records": records}
 
     def decode(self, state, tgt_in):
         T = tgt_in.shape[1]
         self_mask = causal_mask(T, tgt_in.device)[None, None] & (tgt_in != PAD)[:, None, None, :]
-        x, ws, wc = self._embed(self.tgt_emb, tgt_in), [], []
+        x, records = self._embed(self.tgt_emb, tgt_in), []
         for layer in self.dec:
-            x, a, c = layer(x, state["mem"], self_mask, state["mask"])
-            ws.append(a)
-            wc.append(c)
-        return self.out(self.dec_norm(x)), ws, wc                       # (B, T, V)
+            x, layer_records = layer(x, state["mem"], self_mask, state["mask"])
+            records.extend(layer_records)
+        return self.out(self.dec_norm(x)), records                      # (B, T, V), per-layer records
 
     def forward(self, src, tgt_in):
-        return self.decode(self.encode(src), tgt_in)[0]
+        """Teacher forcing: logits (B, T, V) and the per-layer maps stacked into
+        "encoder.self" (B, L, H, S, S), "decoder.self" (B, L, H, T, T, causal) and
+        "decoder.cross" (B, L, H, T, S), axes ("batch", "layer", "head", "query", "key")."""
+        state = self.encode(src)
+        logits, dec_records = self.decode(state, tgt_in)
+        per_layer = state["records"] + dec_records
+        meta = {"model": "transformer", "normalised": "softmax(QK^T/sqrt(d)) per head"}
+
+        def stacked(part: str, kind: str) -> AttentionMap:
+            layers = [r.weights for r in per_layer if r.name.startswith(part + ".") and r.kind == kind]
+            return AttentionMap(f"{part}.{kind}", kind, torch.stack(layers, 1),  # (B, L, H, Tq, Tk)
+                                ("batch", "layer", "head", "query", "key"),
+                                causal=part == "decoder" and kind == "self", meta=meta)
+
+        return logits, (stacked("encoder", "self"), stacked("decoder", "self"), stacked("decoder", "cross"))
 
     def step(self, state, last):
         # Re-runs the decoder over the whole prefix: simple, and cheap at verse length.
         prefix = torch.cat([state["prefix"], last.unsqueeze(1)], 1) if "prefix" in state else last.unsqueeze(1)
-        logits, _, _ = self.decode(state, prefix)
+        logits, _ = self.decode(state, prefix)
         return torch.log_softmax(logits[:, -1], -1), {**state, "prefix": prefix}
 
     @staticmethod
     def reorder(state, idx):
-        return {k: (v[idx] if torch.is_tensor(v) else v) for k, v in state.items() if k != "enc_self"}
+        return {k: (v[idx] if torch.is_tensor(v) else v) for k, v in state.items() if k != "records"}
 
-    def attention(self, src, tgt_in, src_labels=None, tgt_labels=None) -> tuple[AttentionMap, ...]:
-        state = self.encode(src)
-        _, ws, wc = self.decode(state, tgt_in)
-        stack = lambda ws: torch.stack([w[0] for w in ws])              # (L, H, Tq, Tk)
-        axes = ("layer", "head", "query", "key")
-        meta = {"model": "transformer", "normalised": "softmax(QK^T/sqrt(d)) per head"}
-        return (
-            AttentionMap("encoder.self", "self", stack(state["enc_self"]), axes,
-                         query_labels=src_labels, key_labels=src_labels, meta=meta),
-            # decoder self-attention keys are the decoder's inputs: <s> then the emitted tokens
-            AttentionMap("decoder.self", "self", stack(ws), axes, query_labels=tgt_labels,
-                         key_labels=("<s>",) + tuple(tgt_labels[:-1]) if tgt_labels else None,
-                         causal=True, meta=meta),
-            AttentionMap("decoder.cross", "cross", stack(wc), axes, query_labels=tgt_labels,
-                         key_labels=src_labels, meta=meta),
-        )
+def sentence_attention(model: nn.Module, src: torch.Tensor, tgt_in: torch.Tensor,
+                       src_labels=None, tgt_labels=None) -> tuple[AttentionMap, ...]:
+    """One sentence's records, src (1, S), tgt_in (1, T) beginning with BOS, with token
+    labels: row i is the attention used to emit token i. Decoder self-attention keys are
+    the decoder's inputs: <s> then the emitted tokens."""
+    _, records = model(src, tgt_in)
+    shifted = ("<s>",) + tuple(tgt_labels[:-1]) if tgt_labels else None
+    return tuple(
+        record.item(0, query_labels=tgt_labels if record.name != "encoder.self" else src_labels,
+                    key_labels=shifted if record.name == "decoder.self" else src_labels)
+        for record in records)
 
 
 def build_model(cfg: NetConfig) -> nn.Module:

@@ -17,9 +17,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from models.records import AttentionMap
-from models.translation.nets import BOS, EOS, NetConfig, beam_search, build_model, greedy
+from models.weights import ASSETS
+from models.translation.nets import BOS, EOS, NetConfig, beam_search, build_model, greedy, sentence_attention
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
 MAX_SRC_TOKENS = 200  # subwords read from the source; longer input is cut (the page says so)
 
 
@@ -96,7 +96,7 @@ class Translator:
         out_pieces = tuple(self.sp_tgt.id_to_piece(i) for i in out_ids) + ("</s>",)
         src = torch.tensor([src_ids], device=self.device)
         tgt_in = torch.tensor([[BOS] + list(out_ids)], device=self.device)
-        records = self.model.attention(src, tgt_in, src_pieces, out_pieces)
+        records = sentence_attention(self.model, src, tgt_in, src_pieces, out_pieces)
         return Translation(src_pieces, out_pieces, self.sp_tgt.decode(list(out_ids)), records, n_src_cut)
 
 

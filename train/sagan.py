@@ -1,6 +1,6 @@
-"""Image lab, SAGAN: ``python -m models.train sagan``.
+"""Image lab, SAGAN: ``python -m train sagan``.
 
-Trains the small SAGAN (models.sagan) on Fashion-MNIST's 28 x 28 training items with
+Trains the small SAGAN (models.gan) on Fashion-MNIST's 28 x 28 training items with
 the paper's recipe: hinge loss, spectral normalisation in G and D, two time-scale
 update rule (D lr 4e-4, G lr 1e-4, Adam betas (0, 0.9)), gamma initialised to 0.
 
@@ -23,15 +23,15 @@ import torch
 from tqdm import tqdm
 
 from models.device import describe_device, pick_device
-from models.fashion import DATA_DIR, load_split
-from models.sagan import SAGAN
+from corpora.fashion import DATA_DIR, load_split
+from models.gan import SAGAN
 from models.weights import ASSETS, read_card, restore_checkpoint, save_weights, write_card
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="python -m models.train sagan", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m train sagan", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", type=int, default=1600)
     p.add_argument("--batch", type=int, default=64)
@@ -109,7 +109,7 @@ def train_gan(gan: SAGAN, images: np.ndarray, *, steps, batch, lr_g, lr_d, seed,
 
 DESCRIPTION = {
     "task": "unconditional generation of 28x28 Fashion-MNIST items (GAN)",
-    "source": "trained here: python -m models.train sagan",
+    "source": "trained here: python -m train sagan",
     "page": "Image lab",
     "trained_here": True,
 }
@@ -149,7 +149,7 @@ def main(argv) -> int:
     card = {
         "name": "sagan",
         "lab": "spatial",
-        "command": "python -m models.train sagan " + " ".join(argv),
+        "command": "python -m train sagan " + " ".join(argv),
         "data": {"dataset": "Fashion-MNIST (Debian dataset-fashion-mnist)", "path": str(args.data_dir),
                  "split": "all 60000 training items, 28x28, scaled to [-1, 1]; no labels used"},
         "architecture": "G: z(64) -> 7x7 -> 14x14 -> self-attention at 14x14 -> 28x28, tanh; "

@@ -1,9 +1,9 @@
 """Train, evaluate and export one translation model.
 
-    python -m models.translation.train --arch rnnsearch --minutes 15
-    python -m models.translation.train --arch transformer --tsv my_pairs.tsv --out-dir /tmp/x
+    python -m train translation --arch rnnsearch --minutes 15
+    python -m train translation --arch transformer --tsv my_pairs.tsv --out-dir /tmp/x
 
-Data: by default the Bible corpus built by ``python -m models.translation.corpus build``
+Data: by default the Bible corpus built by ``python -m corpora.bible build``
 (data/translation: train/dev/test TSV, sentencepiece models, Strong's alignments).
 ``--tsv FILE`` trains on any tab-separated file of (source, target) sentence pairs
 instead: sentencepiece models are trained on it and the lines are split 90/5/5 by a
@@ -33,17 +33,17 @@ from torch import nn
 from tqdm import tqdm
 
 from models.device import describe_device, pick_device
-from models.translation.alignment import (
+from analysis.alignment import (
     AlignmentScore,
     diagonal_word_attention,
     pool_to_words,
     uniform_attention,
 )
-from models.translation.corpus import DATA
+from corpora.bible import DATA
 from models.translation.nets import ARCHS, BOS, EOS, PAD, NetConfig, build_model, greedy
 from models.translation.translator import ASSETS, Translator, card_path, save_translator, weights_path, word_index
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINTS = ROOT / "checkpoints"
 BUCKETS = [(1, 10), (11, 20), (21, 30), (31, 40), (41, 10_000)]
 MAX_TRAIN_PIECES = 120
@@ -98,7 +98,7 @@ def prepare_data(args) -> dict:
         if not (folder / "train.tsv").exists():
             raise SystemExit(f"No corpus in {folder}. Build it first: "
                              "apt-get install -y sword-text-web sword-text-sparv && "
-                             "python -m models.translation.corpus build")
+                             "python -m corpora.bible build")
         split = {s: read_tsv(folder / f"{s}.tsv") for s in ("train", "dev", "test")}
         protos = {"src": (folder / "spm.en.model").read_bytes(), "tgt": (folder / "spm.es.model").read_bytes()}
         info = json.loads((folder / "corpus.json").read_text())
@@ -221,13 +221,12 @@ def evaluate_alignment(translator: Translator, align, limit: int = 400) -> dict:
     return out
 
 
-def main(argv=None, prog: str = "python -m models.translation.train") -> None:
-    """``prog`` is how the command was called; it goes into the card's made_by
-    (a dispatcher such as ``python -m models.train translation`` passes its own)."""
+def main(argv=None) -> None:
+    prog = "python -m train translation"  # goes into the card's made_by
     argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(prog=prog)
     p.add_argument("--arch", choices=ARCHS, required=True)
-    p.add_argument("--data", default=str(DATA), help="folder built by models.translation.corpus")
+    p.add_argument("--data", default=str(DATA), help="folder built by corpora.bible")
     p.add_argument("--tsv", help="train on this TSV of (source, target) pairs instead")
     p.add_argument("--vocab", type=int, default=4000, help="sentencepiece vocabulary (with --tsv)")
     p.add_argument("--minutes", type=float, default=15.0, help="total training wall-clock budget")
@@ -298,7 +297,7 @@ def main(argv=None, prog: str = "python -m models.translation.train") -> None:
         for k in range(0, len(dev), 32):
             chunk = dev[k:k + 32]
             src, tgt = pad([c[0] for c in chunk], device), pad([c[1] for c in chunk], device)
-            logits = model(src, tgt[:, :-1])
+            logits, _ = model(src, tgt[:, :-1])
             l = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt[:, 1:].reshape(-1),
                                             ignore_index=PAD, reduction="sum")
             tot += float(l)
@@ -322,7 +321,7 @@ def main(argv=None, prog: str = "python -m models.translation.train") -> None:
             t0 = time.time()
             src = pad([train[i][0] for i in batch], device)
             tgt = pad([train[i][1] for i in batch], device)
-            logits = model(src, tgt[:, :-1])
+            logits, _ = model(src, tgt[:, :-1])
             loss = loss_fn(logits.reshape(-1, logits.shape[-1]), tgt[:, 1:].reshape(-1))
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -395,7 +394,7 @@ def main(argv=None, prog: str = "python -m models.translation.train") -> None:
         "decoding": "test BLEU uses greedy decoding, sacrebleu corpus BLEU (default 13a tokenisation) on detokenised "
                     "output; buckets by source length in words",
         "alignment_scoring": ("teacher-forced attention on the reference Spanish of test verses vs Strong's-number links; "
-                              "see models/translation/alignment.py. align_* = this model (Transformer: mean of all "
+                              "see analysis/alignment.py. align_* = this model (Transformer: mean of all "
                               "layers and heads), align_uniform_* = chance, align_diagonal_* = position baseline")
         if align else "not applicable (seq2seq has no attention) or no reference alignment",
         "metrics": metrics,

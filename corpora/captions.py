@@ -2,7 +2,7 @@
 
 A captioned scene is a 64 x 64 canvas with 2 or 3 whole Fashion-MNIST items of
 distinct classes (plus clutter pieces of other classes), composed by
-``models.fashion.draw_scene``; every item's tight box is kept. Its caption is
+``corpora.fashion.draw_scene``; every item's tight box is kept. Its caption is
 generated from the layout by a small deterministic grammar on the boxes' centres:
 
     axis      = "x" when the centres spread more horizontally than vertically
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.fashion import CANVAS, DATA_DIR, DEFAULT_SEED, draw_scene, load_split
+from corpora.fashion import CANVAS, DATA_DIR, DEFAULT_SEED, draw_scene, load_split
 
 NOUNS = ("tshirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot")
 PAD, START, END = "<pad>", "<start>", "<end>"

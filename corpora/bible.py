@@ -25,9 +25,9 @@ Subwords. Two sentencepiece unigram models (English, Spanish), trained on the
 training split only.
 
 CLI:
-    python -m models.translation.corpus build [--out data/translation] [--vocab 4000]
-    python -m models.translation.corpus sample      # assets/translation-test-verses.jsonl
-    python -m models.translation.corpus show Gen 1 1
+    python -m corpora.bible build [--out data/translation] [--vocab 4000]
+    python -m corpora.bible sample      # assets/translation-test-verses.jsonl
+    python -m corpora.bible show Gen 1 1
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "translation"
 SWORD_DIR = Path("/usr/share/sword")
 EN_MODULE, ES_MODULE = "engWEB2015eb", "spaRV1909eb"
@@ -259,7 +259,7 @@ def write_sample(data: Path = DATA, out: Path = SAMPLE, n: int = 150, max_words:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m models.translation.corpus")
+    parser = argparse.ArgumentParser(prog="python -m corpora.bible")
     sub = parser.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="read the SWORD modules, clean, split, train sentencepiece")
     b.add_argument("--out", type=Path, default=DATA)

@@ -18,11 +18,12 @@ f_ij = ReLU(p_i + q_j) with one scalar per query (p) and per key (q).
 
 Returns from ``forward(x)`` with x (B, C, H, W):
     z        (B, C, H, W)
-    record   AttentionMap kind "affinity", weights (B, N, N), axes ("batch", "query", "key"),
+    records  (one AttentionMap,) kind "affinity", weights (B, N, N), axes ("batch", "query", "key"),
              grid (H, W); row i is position i's weights over all keys (after the
              normaliser: softmax rows sum to 1, 1/N rows need not).
-``attention_row(x, query)`` returns (B, N): the same row computed alone, in O(N * C)
-memory, never building the N x N matrix (for a clicked pixel or a large input).
+``attention_row(x, query)`` returns the same row computed alone as one record, weights
+(B, N), axes ("batch", "key"), grid (H, W), in O(N * C) memory, never building the
+N x N matrix (for a clicked pixel or a large input).
 
 Variants differ only in ``pairwise`` (picked from ``mode``, checked at construction);
 ``forward`` is shared.
@@ -34,34 +35,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.mechanisms.base import check_mode, flat_index, flatten
 from models.records import AttentionMap
 
 MODES = ("gaussian", "embedded_gaussian", "dot_product", "concatenation")
-
-
-def check_mode(mode: str, modes: tuple[str, ...]) -> str:
-    if mode not in modes:
-        raise ValueError(f"mode must be one of {modes}, got {mode!r}")
-    return mode
-
-
-def flat_index(query, grid: tuple[int, int]) -> int:
-    """A query given as a flat index or as (row, col) -> flat index, range-checked."""
-    h, w = grid
-    if isinstance(query, (tuple, list)):
-        r, c = (int(v) for v in query)
-        if not (0 <= r < h and 0 <= c < w):
-            raise IndexError(f"query {(r, c)} outside the {h} x {w} grid")
-        return r * w + c
-    q = int(query)
-    if not 0 <= q < h * w:
-        raise IndexError(f"query {q} outside 0..{h * w - 1}")
-    return q
-
-
-def flatten(x: torch.Tensor) -> torch.Tensor:
-    """(B, C, H, W) -> (B, N, C) with N = H * W, row-major positions."""
-    return x.flatten(2).transpose(1, 2)
 
 
 class NonLocalBlock(nn.Module):
@@ -119,7 +96,7 @@ class NonLocalBlock(nn.Module):
         return F.relu(p + s) / k.shape[1]                          # (B, Nq, N), C(x) = N
 
     # --- shared forward ---------------------------------------------------------------
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, AttentionMap]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[AttentionMap, ...]]:
         b, c, h, w = x.shape
         q, k, v = self.embed(x)
         a = self.pairwise(q, k)                                    # (B, N, N)
@@ -129,13 +106,22 @@ class NonLocalBlock(nn.Module):
             name=f"{self.name}.affinity", kind="affinity", weights=a,
             axes=("batch", "query", "key"), grid=(h, w),
             meta={"mode": self.mode,
-                  "normalised": "softmax" if "gaussian" in self.mode else "1/N"},
+                  "normalised": self.normaliser},
         )
-        return z, record
+        return z, (record,)
 
-    def attention_row(self, x: torch.Tensor, query) -> torch.Tensor:
-        """Weights of one query position over all keys: (B, N), no N x N matrix built."""
+    @property
+    def normaliser(self) -> str:
+        return "softmax" if "gaussian" in self.mode else "1/N"
+
+    def attention_row(self, x: torch.Tensor, query) -> tuple[AttentionMap, ...]:
+        """One query position's weights over all keys, no N x N matrix built:
+        ("<name>.affinity": (B, N), axes ("batch", "key"), grid (H, W))."""
         h, w = x.shape[-2:]
         i = flat_index(query, (h, w))
         q, k, _v = self.embed(x)
-        return self.pairwise(q[:, i : i + 1], k)[:, 0]             # (B, N)
+        row = self.pairwise(q[:, i : i + 1], k)[:, 0]              # (B, N)
+        return (AttentionMap(name=f"{self.name}.affinity", kind="affinity", weights=row,
+                             axes=("batch", "key"), grid=(h, w),
+                             meta={"mode": self.mode, "normalised": self.normaliser,
+                                   "query": divmod(i, w)}),)

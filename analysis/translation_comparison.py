@@ -1,9 +1,9 @@
 """Compare the three trained models from their cards and write the comparison into each card.
 
-    python -m models.translation.compare [--assets assets]
+    python -m analysis.translation_comparison [--assets assets]
 
 Reads assets/translation-{seq2seq,rnnsearch,transformer}.json (written by
-models.translation.train), computes per source-length bucket the BLEU difference of
+train.translation), computes per source-length bucket the BLEU difference of
 each attention model over seq2seq, whether that difference grows with length (its
 least-squares slope over the buckets, and whether it rises bucket to bucket), and the
 attention-vs-reference margins over chance, then stores them under "comparison" in
@@ -61,7 +61,7 @@ def compare(cards: dict[str, dict]) -> dict:
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(prog="python -m models.translation.compare")
+    p = argparse.ArgumentParser(prog="python -m analysis.translation_comparison")
     p.add_argument("--assets", default=str(ASSETS))
     args = p.parse_args(argv)
     folder = Path(args.assets)
@@ -71,7 +71,7 @@ def main(argv=None) -> None:
         if path.exists():
             cards[arch] = json.loads(path.read_text(encoding="utf-8"))
     result = compare(cards)
-    result["made_by"] = "python -m models.translation.compare"
+    result["made_by"] = "python -m analysis.translation_comparison"
     for arch, card in cards.items():
         card["comparison"] = result
         card_path(arch, folder).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -1,6 +1,6 @@
-"""Image lab, classifiers: ``python -m models.train spatial --arch <arch>``.
+"""Image lab, classifiers: ``python -m train spatial --arch <arch>``.
 
-Trains one SpatialClassifier on Fashion-MNIST scenes (models.fashion), then measures
+Trains one SpatialClassifier on Fashion-MNIST scenes (corpora.fashion), then measures
 it on the test scenes and writes
 
     assets/spatial_<arch>.safetensors   weights (fp16)
@@ -28,14 +28,14 @@ from tqdm import tqdm
 
 from models.classifiers import ARCHS, SpatialClassifier
 from models.device import describe_device, pick_device
-from models.fashion import CANVAS, CLASSES, DATA_DIR, build_split
-from models.localisation import affinity_mass, pointing_hits, query_independence
+from corpora.fashion import CANVAS, CLASSES, DATA_DIR, build_split
+from analysis.localisation import affinity_mass, pointing_hits, query_independence
 from models.weights import add_scene_run_options, read_card, restore_checkpoint, save_weights, write_card
 
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="python -m models.train spatial", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m train spatial", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--arch", choices=ARCHS, help="which classifier to train (required unless --refresh-cards)")
     p.add_argument("--refresh-cards", action="store_true",
@@ -203,7 +203,7 @@ def describe(card: dict) -> dict:
         "task": "Fashion-MNIST scene classification (10 classes, 64x64, target among clutter)",
         "architecture": f"small ResNet (stem, 2 residual stages, {card.get('parameters')} parameters); "
                         + ARCH_TEXT[arch],
-        "source": "trained here: " + card.get("command", "python -m models.train spatial"),
+        "source": "trained here: " + card.get("command", "python -m train spatial"),
         "page": "Image lab",
         "trained_here": True,
         "metrics": metrics,
@@ -280,7 +280,7 @@ def main(argv) -> int:
         "name": name,
         "lab": "spatial",
         "arch": args.arch,
-        "command": "python -m models.train spatial " + " ".join(argv),
+        "command": "python -m train spatial " + " ".join(argv),
         "data": {
             "dataset": "Fashion-MNIST (Debian dataset-fashion-mnist)",
             "path": str(args.data_dir),

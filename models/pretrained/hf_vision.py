@@ -15,8 +15,8 @@ Records returned by ``run_vision_transformer``:
 
 The [CLS] row restricted to patches no longer sums to 1 (the prefix tokens keep the
 rest); ``meta["prefix_mass"]`` says how much. Rollout over these records lives in
-analysis/vit.py. The directory is checked with ``models.hf.check_model_dir`` first;
-nothing is fetched (``local_files_only=True``, HF offline mode set in models.hf).
+analysis/vit.py. The directory is checked with ``models.pretrained.hf.check_model_dir`` first;
+nothing is fetched (``local_files_only=True``, HF offline mode set in models.pretrained.hf).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from models.device import pick_device
-from models.hf import ModelDirError, _stack, check_model_dir
+from models.pretrained.hf import ModelDirError, _stack, check_model_dir
 from models.records import AttentionMap
 
 VISION_TYPES = ("vit", "deit")

@@ -20,9 +20,10 @@ Returns from ``forward(x)`` with x (B, C, H, W), N = H * W:
     records    (pairwise, unary):
                pairwise: kind "pairwise", (B, N, N), axes ("batch", "query", "key"), grid (H, W)
                unary:    kind "unary", (B, H, W), axes ("batch", "h", "w")
-``attention_row(x, query)`` returns {"pairwise", "unary", "combined"}, each (B, N), for
-one query without the N x N matrix; combined = pairwise row + unary (sums to 2, as
-the weights that multiply g(x_j) in the equation above).
+``attention_row(x, query)`` returns three records for one query, without the N x N
+matrix, each (B, N) with axes ("batch", "key") and grid (H, W): "<name>.pairwise",
+"<name>.unary" and "<name>.combined" = pairwise row + unary (sums to 2, as the weights
+that multiply g(x_j) in the equation above).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import math
 import torch
 from torch import nn
 
-from models.nonlocal_block import flat_index, flatten
+from models.mechanisms.base import flat_index, flatten
 from models.records import AttentionMap
 
 
@@ -84,10 +85,15 @@ class DisentangledNonLocal(nn.Module):
         )
         return z, records
 
-    def attention_row(self, x: torch.Tensor, query) -> dict[str, torch.Tensor]:
+    def attention_row(self, x: torch.Tensor, query) -> tuple[AttentionMap, ...]:
         h, w = x.shape[-2:]
         i = flat_index(query, (h, w))
         q, k, _v = self.embed(x)                                   # the means still use every position
         pair = self.pairwise(q[:, i : i + 1], k)[:, 0]             # (B, N)
         un = self.unary(x)                                         # (B, N)
-        return {"pairwise": pair, "unary": un, "combined": pair + un}
+        meta = {"query": divmod(i, w)}
+        return tuple(
+            AttentionMap(name=f"{self.name}.{term}", kind=kind, weights=weights,
+                         axes=("batch", "key"), grid=(h, w), meta=meta)
+            for term, kind, weights in (("pairwise", "pairwise", pair), ("unary", "unary", un),
+                                        ("combined", "affinity", pair + un)))

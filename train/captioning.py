@@ -1,7 +1,7 @@
-"""Captioning lab: ``python -m models.train captioning --variant {full,no_ds,no_beta}``.
+"""Captioning lab: ``python -m train captioning --variant {full,no_ds,no_beta}``.
 
 Trains one Show-Attend-Tell captioner (models.show_attend_tell) on captioned
-Fashion-MNIST scenes (models.captions), then measures it on the test split and writes
+Fashion-MNIST scenes (corpora.captions), then measures it on the test split and writes
 
     assets/captioning_<variant>.safetensors   weights (fp16)
     assets/captioning_<variant>.json          model card: data, split, seed, device, time,
@@ -25,11 +25,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from models.captions import (MAX_LEN, PAD, START, VOCAB, WORD_ID, build_captioned, cell_coverage,
+from corpora.captions import (MAX_LEN, PAD, START, VOCAB, WORD_ID, build_captioned, cell_coverage,
                              decode)
 from models.device import describe_device, pick_device
-from models.fashion import DATA_DIR
-from models.show_attend_tell import MODES, ShowAttendTell, _restrict, caption_loss
+from corpora.fashion import DATA_DIR
+from models.show_attend_tell import MODES, ShowAttendTell, caption_loss, restrict
 from models.weights import add_scene_run_options, save_weights, write_card
 
 
@@ -42,7 +42,7 @@ ATTENTION_CORRECTNESS = (
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="python -m models.train captioning", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m train captioning", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--variant", choices=MODES, default="full")
     p.add_argument("--lam", type=float, default=1.0, help="weight of the doubly stochastic term (full, no_beta)")
@@ -102,7 +102,7 @@ def fit(model, data, *, epochs, batch, lr, lam, seed, device, max_seconds=float(
             idx = chunks[b]
             x = as_input(images[idx], device)
             y = torch.from_numpy(tokens[idx]).to(device)
-            logp, alphas, _betas, _grid = model(x, y)
+            logp, alphas, _betas, _grid = model.teacher_forced(x, y)
             loss, nll = caption_loss(logp, alphas, y, lam)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -134,7 +134,7 @@ def greedy_batch(model, x: torch.Tensor, max_len: int = MAX_LEN) -> np.ndarray:
     out = []
     for step in range(max_len):
         lp, _alpha, _beta, h, c = model.step(a, a_proj, y, h, c)
-        y = _restrict(lp, last=step == max_len - 1).argmax(-1)
+        y = restrict(lp, last=step == max_len - 1).argmax(-1)
         out.append(y)
     return torch.stack(out, 1).cpu().numpy()
 
@@ -153,7 +153,7 @@ def evaluate(model, data, *, device, batch: int = 250) -> dict:
         for row_gen, row_ref in zip(greedy_batch(model, x), tokens[s : s + batch]):
             hyps.append(" ".join(decode(row_gen)))
             refs.append(" ".join(decode(row_ref)))
-        _logp, alphas, beta, grid = model(x, y)
+        _logp, alphas, beta, grid = model.teacher_forced(x, y)
         alphas = alphas.float().cpu().numpy().reshape(alphas.shape[0], alphas.shape[1], *grid)
         valid = (tokens[s : s + batch] != WORD_ID[PAD])
         betas.append(beta.float().cpu().numpy()[valid])
@@ -201,7 +201,7 @@ def main(argv) -> int:
     print(f"scenes ready in {time.perf_counter() - t0:.1f} s "
           f"({args.train_scenes} train, {args.val_scenes} val, {args.test_scenes} test)")
 
-    model = ShowAttendTell(args.variant)
+    model = ShowAttendTell(args.variant, VOCAB, MAX_LEN)
     stats = fit(model, train, epochs=args.epochs, batch=args.batch, lr=args.lr, lam=lam, seed=args.seed,
                 device=device, max_seconds=args.max_minutes * 60, checkpoint=args.checkpoints / f"{name}.pt",
                 resume=args.resume)
@@ -218,10 +218,10 @@ def main(argv) -> int:
         "task": "image captioning of Fashion-MNIST scenes (2-3 items, layout captions, 64x64)",
         "architecture": f"Show, Attend and Tell (Xu et al. 2015): 4-conv CNN encoder to an 8x8x64 grid, "
                         f"LSTM decoder (128 units), additive attention; {VARIANT_TEXT[args.variant]}",
-        "source": "trained here: python -m models.train captioning " + " ".join(argv),
+        "source": "trained here: python -m train captioning " + " ".join(argv),
         "trained_here": True,
         "page": "Captioning",
-        "made_by": "python -m models.train captioning " + " ".join(argv),
+        "made_by": "python -m train captioning " + " ".join(argv),
         "lab": "captioning",
         "variant": args.variant,
         "parameters": n_params,
@@ -233,7 +233,7 @@ def main(argv) -> int:
             "dataset": "Fashion-MNIST (Debian dataset-fashion-mnist)",
             "path": str(args.data_dir),
             "scenes": "64x64 canvas, 2 or 3 whole items of distinct classes (scale 0.75-1.3 of 28 px) among "
-                      "2-4 clutter crops of other classes; caption from the box centres (models/captions.py)",
+                      "2-4 clutter crops of other classes; caption from the box centres (corpora/captions.py)",
             "train_scenes": args.train_scenes, "val_scenes": args.val_scenes, "test_scenes": args.test_scenes,
             "split": "scene i of split s = default_rng([scene_seed, code(s), i, 5]); train (code 0) and val "
                      "(code 2) from Fashion-MNIST train images, test (code 1) from its test images",

@@ -17,7 +17,8 @@ Returns from ``forward(x)``:
 
 CBAM has no query-key matrix; its "row for one position" is the spatial gate at that
 position, which depends only on the 7 x 7 neighbourhood: ``spatial_at(x, (r, c))``
-computes it from that window alone, (B,), never the whole mask.
+computes it from that window alone, never the whole mask, and returns it as one record
+("<name>.spatial": (B,), axes ("batch",), meta["query"] = (r, c)).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.nonlocal_block import check_mode, flat_index
+from models.mechanisms.base import check_mode, flat_index
 from models.records import AttentionMap
 
 MODES = ("channel", "full")
@@ -84,8 +85,8 @@ class CBAM(nn.Module):
                                         grid=(h, w)))
         return x, tuple(records)
 
-    def spatial_at(self, x: torch.Tensor, position) -> torch.Tensor:
-        """The spatial gate at one position (B,), from its k x k window only."""
+    def spatial_at(self, x: torch.Tensor, position) -> tuple[AttentionMap, ...]:
+        """The spatial gate at one position, (B,), from its k x k window only."""
         if self.spatial is None:
             raise ValueError("channel-only CBAM has no spatial mask")
         h, w = x.shape[-2:]
@@ -101,4 +102,6 @@ class CBAM(nn.Module):
                       max(pad - r, 0), max(r + pad + 1 - h, 0)))    # (B, 2, k, k)
         # The k x k window against the k x k kernel, no further padding: one output value.
         logit = F.conv2d(d, self.spatial.conv.weight, self.spatial.conv.bias)  # (B, 1, 1, 1)
-        return torch.sigmoid(logit[:, 0, 0, 0])                    # (B,)
+        gate = torch.sigmoid(logit[:, 0, 0, 0])                    # (B,)
+        return (AttentionMap(name=f"{self.name}.spatial", kind="spatial", weights=gate,
+                             axes=("batch",), meta={"query": (r, c)}),)
