@@ -54,8 +54,8 @@ corpus: $(STAMP)
 # Retrain the translation models in assets/ (about 20 minutes each on 2 CPU cores).
 translation: corpus
 	for a in rnnsearch seq2seq transformer; do \
-	  $(PY) -m train translation --arch $$a --minutes 20 --test-limit 800 --align-limit 300 || exit 1; done
-	$(PY) -m analysis.translation_comparison
+	  $(PY) -m train translation --arch $$a --minutes 20 --test-limit 800 --align-limit 300 --resume || exit 1; done
+	$(PY) -m train translation-compare
 
 # Retrain the image-lab models in assets/ (weights + model cards); --resume continues from checkpoints/.
 train-spatial: $(STAMP) data

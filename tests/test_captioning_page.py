@@ -14,7 +14,8 @@ import models.weights
 from corpora.captions import END, MAX_LEN, VOCAB, WORD_ID
 from corpora import fashion
 from models.show_attend_tell import ShowAttendTell
-from models.weights import save_weights, write_card
+from train.checkpoint import save_weights
+from train.cards import write_card
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "app_pages" / "captioning.py")

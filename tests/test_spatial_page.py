@@ -15,7 +15,8 @@ import ui.spatial
 from corpora import fashion
 from models.classifiers import ARCHS, SpatialClassifier
 from models.gan import SAGAN
-from models.weights import save_weights, write_card
+from train.checkpoint import save_weights
+from train.cards import write_card
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "app_pages" / "spatial.py")

@@ -32,8 +32,8 @@ def tiny_assets(tmp_path_factory):
     assets = work / "assets"
     for arch in ("seq2seq", "rnnsearch", "transformer"):
         main(["--arch", arch, "--tsv", str(tsv), "--vocab", "40", "--emb", "16", "--hidden", "16", "--layers", "2",
-              "--heads", "2", "--ff", "32", "--max-steps", "2", "--out-dir", str(work / "out"),
-              "--checkpoint-dir", str(work / "ck")])
+              "--heads", "2", "--ff", "32", "--max-steps", "2", "--out", str(work / "out"),
+              "--checkpoints", str(work / "ck")])
         assets.mkdir(exist_ok=True)
         shutil.copy(work / "out" / f"translation-{arch}-tiny.safetensors", assets / f"translation-{arch}.safetensors")
         shutil.copy(work / "out" / f"translation-{arch}-tiny.json", assets / f"translation-{arch}.json")

@@ -4,6 +4,8 @@
     python -m train sagan                        # SAGAN on Fashion-MNIST items
     python -m train translation --arch rnnsearch # seq2seq, RNNsearch, Transformer (en→es)
     python -m train captioning --variant full    # Show-Attend-Tell captioner
+    python -m train translation-compare          # the three translation cards compared
+    python -m train minilm                       # the card of the pretrained MiniLM
 
 Each lab is a module of this package with ``main(argv)``; this file only dispatches by
 lab name. Modules are imported only
@@ -20,6 +22,8 @@ LABS = {
     "sagan": "train.sagan",
     "translation": "train.translation",
     "captioning": "train.captioning",
+    "translation-compare": "train.translation_compare",
+    "minilm": "train.cards",
 }
 
 

@@ -27,10 +27,12 @@ from tqdm import tqdm
 
 from corpora.captions import (MAX_LEN, PAD, START, VOCAB, WORD_ID, build_captioned, cell_coverage,
                              decode)
-from models.device import describe_device, pick_device
+from models.device import describe_device
 from corpora.fashion import DATA_DIR
 from models.show_attend_tell import MODES, ShowAttendTell, caption_loss, restrict
-from models.weights import add_scene_run_options, save_weights, write_card
+from train.cards import write_card
+from train.checkpoint import restore_checkpoint, save_checkpoint, save_weights
+from train.options import add_run_options, start_run
 
 
 ATTENTION_CORRECTNESS = (
@@ -53,7 +55,7 @@ def parse_args(argv):
     p.add_argument("--train-scenes", type=int, default=12000)
     p.add_argument("--val-scenes", type=int, default=500)
     p.add_argument("--test-scenes", type=int, default=1000)
-    add_scene_run_options(p, "continue from checkpoints/captioning_<variant>.pt", DATA_DIR)
+    add_run_options(p, "continue from checkpoints/captioning_<variant>.pt", DATA_DIR, scene_seed=True)
     return p.parse_args(argv)
 
 
@@ -69,10 +71,8 @@ def fit(model, data, *, epochs, batch, lr, lam, seed, device, max_seconds=float(
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     start_epoch, start_batch, elapsed, steps = 0, 0, 0.0, 0
-    if resume and checkpoint is not None and checkpoint.is_file():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
+    state = restore_checkpoint(checkpoint, device, model=model, opt=opt) if resume else None
+    if state is not None:
         start_epoch, start_batch = int(state["epoch"]), int(state["batch"])
         elapsed, steps = float(state["elapsed"]), int(state["steps"])
         print(f"resumed from {checkpoint} at epoch {start_epoch} batch {start_batch} ({elapsed:.0f} s so far)")
@@ -82,13 +82,8 @@ def fit(model, data, *, epochs, batch, lr, lam, seed, device, max_seconds=float(
     stopped_by_cap = False
 
     def save(epoch, batch_index):
-        if checkpoint is None:
-            return
-        checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        tmp = checkpoint.with_suffix(".tmp")
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch,
-                    "batch": batch_index, "elapsed": elapsed, "steps": steps}, tmp)
-        tmp.replace(checkpoint)
+        save_checkpoint(checkpoint, {"model": model, "opt": opt}, epoch=epoch, batch=batch_index,
+                        elapsed=elapsed, steps=steps)
 
     for epoch in range(start_epoch, epochs):
         model.train()
@@ -184,14 +179,10 @@ VARIANT_TEXT = {
 
 def main(argv) -> int:
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    np.random.seed(args.seed)
-    device = pick_device()
     name = f"captioning_{args.variant}"
+    device = start_run(args, name)
     lam = 0.0 if args.variant == "no_ds" else args.lam
-    print(f"{name}: device {describe_device(device)}, lambda {lam}")
+    print(f"{name}: lambda {lam}")
 
     t0 = time.perf_counter()
     cache = args.checkpoints / "scenes"

@@ -22,12 +22,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from models.device import describe_device, pick_device
+from models.device import describe_device
 from corpora.fashion import DATA_DIR, load_split
 from models.gan import SAGAN
-from models.weights import ASSETS, read_card, restore_checkpoint, save_weights, write_card
-
-ROOT = Path(__file__).resolve().parent.parent
+from models.weights import read_card
+from train.cards import write_card
+from train.checkpoint import restore_checkpoint, save_checkpoint, save_weights
+from train.options import add_run_options, start_run
 
 
 def parse_args(argv):
@@ -39,15 +40,10 @@ def parse_args(argv):
     p.add_argument("--width", type=int, default=64)
     p.add_argument("--lr-g", type=float, default=1e-4)
     p.add_argument("--lr-d", type=float, default=4e-4)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=0)
     p.add_argument("--checkpoint-every", type=int, default=250)
-    p.add_argument("--resume", action="store_true")
     p.add_argument("--refresh-card", action="store_true",
                    help="only add the descriptive fields to an existing assets/sagan.json")
-    p.add_argument("--out", type=Path, default=ASSETS)
-    p.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints")
-    p.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    add_run_options(p, "continue from checkpoints/sagan.pt", DATA_DIR)
     return p.parse_args(argv)
 
 
@@ -95,12 +91,8 @@ def train_gan(gan: SAGAN, images: np.ndarray, *, steps, batch, lr_g, lr_d, seed,
                             gamma_g=f"{G.attn.gamma.detach().item():.3f}")
         done = step + 1
         if checkpoint is not None and (done % checkpoint_every == 0 or done == steps):
-            now = elapsed + time.perf_counter() - t0
-            checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            tmp = checkpoint.with_suffix(".tmp")
-            torch.save({"gan": gan.state_dict(), "opt_g": opt_g.state_dict(),
-                        "opt_d": opt_d.state_dict(), "step": done, "elapsed": now}, tmp)
-            tmp.replace(checkpoint)
+            save_checkpoint(checkpoint, {"gan": gan, "opt_g": opt_g, "opt_d": opt_d},
+                            step=done, elapsed=elapsed + time.perf_counter() - t0)
     elapsed += time.perf_counter() - t0
     tail = np.array(history[-200:]) if history else np.full((1, 2), np.nan)
     return {"elapsed_s": elapsed, "d_loss_last200": float(tail[:, 0].mean()),
@@ -131,11 +123,7 @@ def main(argv) -> int:
         write_card(card, path)
         print(f"refreshed {path}")
         return 0
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    device = pick_device()
-    print(f"sagan: device {describe_device(device)}")
+    device = start_run(args, "sagan")
     images, _labels = load_split("train", args.data_dir)
     gan = SAGAN(args.z_dim, args.width)
     stats = train_gan(gan, images, steps=args.steps, batch=args.batch, lr_g=args.lr_g,

@@ -27,10 +27,13 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from models.classifiers import ARCHS, SpatialClassifier
-from models.device import describe_device, pick_device
+from models.device import describe_device
 from corpora.fashion import CANVAS, CLASSES, DATA_DIR, build_split
 from analysis.localisation import affinity_mass, pointing_hits, query_independence
-from models.weights import add_scene_run_options, read_card, restore_checkpoint, save_weights, write_card
+from models.weights import read_card
+from train.cards import write_card
+from train.checkpoint import restore_checkpoint, save_checkpoint, save_weights
+from train.options import add_run_options, start_run
 
 
 
@@ -48,7 +51,7 @@ def parse_args(argv):
     p.add_argument("--test-scenes", type=int, default=4000)
     p.add_argument("--probe-scenes", type=int, default=1000,
                    help="test scenes used for pointing game and query independence")
-    add_scene_run_options(p, "continue from checkpoints/<name>.pt", DATA_DIR)
+    add_run_options(p, "continue from checkpoints/<name>.pt", DATA_DIR, scene_seed=True)
     return p.parse_args(argv)
 
 
@@ -104,12 +107,8 @@ def fit(model, images, labels, *, epochs, batch, lr, seed, device, checkpoint: P
             bar.set_postfix(loss=f"{loss_sum / total:.3f}", acc=f"{correct / total:.3f}")
         elapsed += time.perf_counter() - t0
         loss_avg, acc_avg = loss_sum / total, correct / total
-        if checkpoint is not None:
-            checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            tmp = checkpoint.with_suffix(".tmp")
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(),
-                        "sched": sched.state_dict(), "epoch": epoch + 1, "elapsed": elapsed}, tmp)
-            tmp.replace(checkpoint)
+        save_checkpoint(checkpoint, {"model": model, "opt": opt, "sched": sched},
+                        epoch=epoch + 1, elapsed=elapsed)
     return {"epochs_completed": epochs, "elapsed_s": elapsed,
             "last_train_loss": loss_avg, "last_train_accuracy": acc_avg}
 
@@ -250,13 +249,8 @@ def main(argv) -> int:
     if args.arch is None:
         print("--arch is required (one of " + ", ".join(ARCHS) + ")", file=sys.stderr)
         return 2
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    np.random.seed(args.seed)
-    device = pick_device()
     name = f"spatial_{args.arch}"
-    print(f"{name}: device {describe_device(device)}")
+    device = start_run(args, name)
 
     t0 = time.perf_counter()
     cache = args.checkpoints / "scenes"

@@ -1,7 +1,7 @@
 """Train, evaluate and export one translation model.
 
     python -m train translation --arch rnnsearch --minutes 15
-    python -m train translation --arch transformer --tsv my_pairs.tsv --out-dir /tmp/x
+    python -m train translation --arch transformer --tsv my_pairs.tsv --out /tmp/x
 
 Data: by default the Bible corpus built by ``python -m corpora.bible build``
 (data/translation: train/dev/test TSV, sentencepiece models, Strong's alignments).
@@ -32,7 +32,6 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from models.device import describe_device, pick_device
 from analysis.alignment import (
     AlignmentScore,
     diagonal_word_attention,
@@ -41,10 +40,11 @@ from analysis.alignment import (
 )
 from corpora.bible import DATA
 from models.translation.nets import ARCHS, BOS, EOS, PAD, NetConfig, build_model, greedy
-from models.translation.translator import ASSETS, Translator, card_path, save_translator, weights_path, word_index
+from models.device import describe_device
+from models.translation.translator import Translator, card_path, save_translator, weights_path, word_index
+from train.checkpoint import restore_checkpoint, save_checkpoint
+from train.options import add_run_options, start_run
 
-ROOT = Path(__file__).resolve().parents[1]
-CHECKPOINTS = ROOT / "checkpoints"
 BUCKETS = [(1, 10), (11, 20), (21, 30), (31, 40), (41, 10_000)]
 MAX_TRAIN_PIECES = 120
 
@@ -80,7 +80,7 @@ def prepare_data(args) -> dict:
         n = len(pairs)
         n_test = n_dev = max(1, n // 20)
         split = {"test": pairs[:n_test], "dev": pairs[n_test:n_test + n_dev], "train": pairs[n_test + n_dev:]}
-        work = Path(args.checkpoint_dir) / f"spm-{Path(args.tsv).stem}"
+        work = args.checkpoints / f"spm-{Path(args.tsv).stem}"
         work.mkdir(parents=True, exist_ok=True)
         protos = {}
         for side, col in (("src", 0), ("tgt", 1)):
@@ -232,24 +232,16 @@ def main(argv=None) -> None:
     p.add_argument("--minutes", type=float, default=15.0, help="total training wall-clock budget")
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: no limit)")
     p.add_argument("--max-tokens", type=int, default=2000, help="tokens per batch (source + target)")
-    p.add_argument("--seed", type=int, default=1)
-    # One intra-op thread: on 2 cores shared with other trainers, 2 threads spun in the
-    # kernel (100% sy) and an RNNsearch step took ~9 s; with 1 thread it took ~0.5 s.
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     p.add_argument("--test-limit", type=int, default=0, help="score only the first N test pairs (0: all)")
     p.add_argument("--align-limit", type=int, default=400)
-    p.add_argument("--out-dir", default=str(ASSETS), help="where weights and card go")
-    p.add_argument("--checkpoint-dir", default=str(CHECKPOINTS))
+    # One intra-op thread: on 2 cores shared with other trainers, 2 threads spun in the
+    # kernel (100% sy) and an RNNsearch step took ~9 s; with 1 thread it took ~0.5 s.
+    add_run_options(p, "continue from checkpoints/translation-<arch>.pt", seed=1, threads=1)
     for k in ("emb", "hidden", "layers", "heads", "ff"):
         p.add_argument(f"--{k}", type=int)
     args = p.parse_args(argv)
 
-    torch.set_num_threads(args.threads)
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    device = pick_device()
+    device = start_run(args, f"translation-{args.arch}")
     data = prepare_data(args)
     hp = dict(DEFAULTS[args.arch])
     for k in ("emb", "hidden", "layers", "heads", "ff"):
@@ -265,30 +257,22 @@ def main(argv=None) -> None:
     train = encode_pairs(data["split"]["train"], data["sp_src"], data["sp_tgt"])
     dev = encode_pairs(data["split"]["dev"][:300], data["sp_src"], data["sp_tgt"])
 
-    ckdir = Path(args.checkpoint_dir)
-    ckdir.mkdir(parents=True, exist_ok=True)
     tag = args.arch if not args.tsv else f"{args.arch}-{Path(args.tsv).stem}"
-    ckpt = ckdir / f"translation-{tag}.pt"
+    ckpt = args.checkpoints / f"translation-{tag}.pt"
     step, epoch, elapsed, history, b_pos, runs = 0, 0, 0.0, [], 0, []
-    if ckpt.exists() and not args.fresh:
-        state = torch.load(ckpt, map_location=device, weights_only=True)
-        if state["config"] == cfg.to_dict():
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["opt"])
-            sched.load_state_dict(state["sched"])
-            step, epoch, elapsed = state["step"], state["epoch"], state["elapsed"]
-            b_pos = state.get("batch_in_epoch", 0)
-            history = list(state.get("history", []))
-            runs = list(state.get("runs", []))
-            torch.set_rng_state(state["rng"])
-            print(f"resumed {ckpt} at step {step}, {elapsed / 60:.1f} min trained")
-        else:
-            print(f"{ckpt} has another configuration: starting fresh")
+    stateful = {"model": model, "opt": opt, "sched": sched}
+    state = (restore_checkpoint(ckpt, device, expect={"config": cfg.to_dict()}, **stateful)
+             if args.resume else None)
+    if state is not None:
+        step, epoch, elapsed = state["step"], state["epoch"], state["elapsed"]
+        b_pos = state.get("batch_in_epoch", 0)
+        history = list(state.get("history", []))
+        runs = list(state.get("runs", []))
+        print(f"resumed {ckpt} at step {step}, {elapsed / 60:.1f} min trained")
 
-    def save_checkpoint():
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                    "step": step, "epoch": epoch, "elapsed": elapsed, "batch_in_epoch": b_pos, "config": cfg.to_dict(),
-                    "history": history, "runs": runs, "rng": torch.get_rng_state()}, ckpt)
+    def checkpoint():
+        save_checkpoint(ckpt, stateful, step=step, epoch=epoch, elapsed=elapsed, batch_in_epoch=b_pos,
+                        config=cfg.to_dict(), history=history, runs=runs)
 
     @torch.inference_mode()
     def dev_loss():
@@ -334,7 +318,7 @@ def main(argv=None) -> None:
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}", ep=epoch, min=f"{elapsed / 60:.1f}")
             if time.time() - last_save > 120:
-                save_checkpoint()
+                checkpoint()
                 last_save = time.time()
             if elapsed >= budget or (args.max_steps and step >= args.max_steps):
                 stop = True
@@ -348,9 +332,9 @@ def main(argv=None) -> None:
     bar.close()
     runs[-1]["to_step"] = step
     final_dev = dev_loss()
-    save_checkpoint()
+    checkpoint()
 
-    out_dir = Path(args.out_dir)
+    out_dir = args.out
     wpath = weights_path(tag, out_dir)
     save_translator(model, cfg, data["protos"]["src"], data["protos"]["tgt"], wpath)
     model.eval()

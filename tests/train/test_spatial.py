@@ -11,7 +11,8 @@ from models.gan import SAGAN
 from train.__main__ import main as train_main
 from train.sagan import train_gan
 from train.spatial import evaluate, fit
-from models.weights import load_weights, save_weights
+from models.weights import load_weights
+from train.checkpoint import save_weights
 
 
 def _toy_scenes(n=48, seed=0):

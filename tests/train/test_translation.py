@@ -29,7 +29,7 @@ def tiny_tsv(tmp_path_factory):
 def test_training_runs_writes_card_and_resumes(arch, tiny_tsv, tmp_path, capsys):
     common = ["--arch", arch, "--tsv", str(tiny_tsv), "--vocab", "40", "--emb", "16", "--hidden", "16",
               "--layers", "1", "--heads", "2", "--ff", "32", "--max-tokens", "200",
-              "--out-dir", str(tmp_path), "--checkpoint-dir", str(tmp_path / "ck")]
+              "--out", str(tmp_path), "--checkpoints", str(tmp_path / "ck")]
     main(common + ["--max-steps", "3"])
     card = json.loads((tmp_path / "translation-tiny.json").with_name(f"translation-{arch}-tiny.json").read_text())
     assert card["trained_here"] is True and card["page"] == "Translation"
@@ -39,7 +39,7 @@ def test_training_runs_writes_card_and_resumes(arch, tiny_tsv, tmp_path, capsys)
     assert 0.0 <= m["bleu"] <= 100.0 and all(not isinstance(v, (dict, list)) for v in m.values())
     assert card["parameters"] > 0
     # resumes from the checkpoint instead of starting again
-    main(common + ["--max-steps", "5"])
+    main(common + ["--max-steps", "5", "--resume"])
     assert "resumed" in capsys.readouterr().out
     assert [(r["from_step"], r["to_step"]) for r in json.loads((tmp_path / f"translation-{arch}-tiny.json").read_text())["runs"]] == [(0, 3), (3, 5)]
     card = json.loads((tmp_path / f"translation-{arch}-tiny.json").read_text())
@@ -54,5 +54,5 @@ def test_tsv_with_too_few_pairs_is_refused(tmp_path):
     path = tmp_path / "small.tsv"
     path.write_text("a\tb\n", encoding="utf-8")
     with pytest.raises(SystemExit, match="at least 20"):
-        main(["--arch", "rnnsearch", "--tsv", str(path), "--out-dir", str(tmp_path),
-              "--checkpoint-dir", str(tmp_path)])
+        main(["--arch", "rnnsearch", "--tsv", str(path), "--out", str(tmp_path),
+              "--checkpoints", str(tmp_path)])

@@ -1,0 +1,49 @@
+"""The weights committed in assets/ load as they are into the networks of today's layout
+(strict: every parameter name must match) and give the records the pages read."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from corpora.captions import MAX_LEN, VOCAB
+from models.classifiers import ARCHS, SpatialClassifier
+from models.gan import SAGAN
+from models.show_attend_tell import ShowAttendTell
+from models.translation.nets import ARCHS as TRANSLATION_ARCHS
+from models.translation.translator import Translator
+from models.weights import load_weights
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"  # the committed folder, whatever WORKBENCH_ASSETS says
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_spatial_weights_load(arch):
+    model = load_weights(SpatialClassifier(arch), ASSETS / f"spatial_{arch}.safetensors")
+    with torch.inference_mode():
+        logits, records = model(torch.rand(1, 1, 64, 64))
+    assert logits.shape == (1, 10) and (len(records) > 0) == (arch != "baseline")
+
+
+def test_sagan_weights_load():
+    hp = json.loads((ASSETS / "sagan.json").read_text())["hyperparameters"]
+    gan = load_weights(SAGAN(z_dim=hp["z_dim"], width=hp["width"]), ASSETS / "sagan.safetensors")
+    with torch.inference_mode():
+        images, (record,) = gan.generator(torch.randn(2, hp["z_dim"]))
+    assert images.shape == (2, 1, 28, 28) and record.grid == (14, 14)
+
+
+@pytest.mark.parametrize("variant", ["full", "no_ds"])
+def test_captioning_weights_load(variant):
+    model = load_weights(ShowAttendTell(variant, VOCAB, MAX_LEN), ASSETS / f"captioning_{variant}.safetensors")
+    out = model.greedy(torch.rand(1, 1, 64, 64))
+    assert len(out.records) == len(out.words)
+
+
+@pytest.mark.parametrize("arch", TRANSLATION_ARCHS)
+def test_translation_weights_load(arch):
+    result = Translator.load(ASSETS / f"translation-{arch}.safetensors").translate("In the beginning God created")
+    assert result.text and (len(result.records) > 0) == (arch != "seq2seq")
