@@ -22,6 +22,7 @@ from analysis import attribution as attr
 from analysis.affinity import StageCache, click_records, stage_cache
 from models.pretrained import efficientnet_lite as effnet
 from models.device import pick_device
+from ui.clicks import point_pair, selected_points
 
 FEATURE_SIDES = (224, 448, 1024)  # longest side the backbone sees for the click maps
 WORKING_SIDE = 1024               # every map on the page lives at most at this size
@@ -97,29 +98,16 @@ def click_maps(key: str, longest: int, image: np.ndarray, stage: str, query: tup
 
 
 def _point_query(point) -> tuple[float, float] | None:
-    """(u, v) from one selected point: its customdata, which the browser may send as a
-    list or as a dict keyed "0", "1"; None when the point is not one of the cells."""
-    if not hasattr(point, "get"):
+    """(u, v) from one selected point's customdata; None when the point is not one of the cells."""
+    pair = point_pair(point)
+    if pair is None or not all(0.0 <= x <= 1.0 for x in pair):
         return None
-    custom = point.get("customdata")
-    if isinstance(custom, dict):
-        custom = [custom.get(k, custom.get(str(k))) for k in (0, 1)]
-    try:
-        u, v = float(custom[0]), float(custom[1])
-    except (TypeError, ValueError, IndexError, KeyError):
-        return None
-    if not (0.0 <= u <= 1.0 and 0.0 <= v <= 1.0):
-        return None
-    return u, v
+    return pair
 
 
 def apply_click(event, chart_key: str) -> None:
     """Turn a new point selection on the click chart into the stored query (u, v)."""
-    try:
-        points = list(event.selection.points) if event is not None else []
-    except (AttributeError, KeyError, TypeError):
-        points = []
-    for point in points:
+    for point in selected_points(event):
         query = _point_query(point)
         if query is None:
             continue

@@ -24,6 +24,7 @@ from corpora.fashion import CANVAS, CLASSES, DatasetMissing, classification_scen
 from models.gan import SAGAN
 import models.weights as weights_io
 from models.weights import load_weights, read_card
+from ui.clicks import point_pair, selected_points
 from ui.image_input import image_input
 
 ARCH_TITLES = {
@@ -221,13 +222,11 @@ def sagan_row(seed: int, n: int, sample: int, row: int, col: int) -> np.ndarray:
     return record.numpy()[0].reshape(record.grid)
 
 
-def _cell_of_point(p: dict, grid: tuple[int, int]) -> tuple[int, int] | None:
-    data = p.get("customdata")
-    if isinstance(data, dict):  # the browser may send an array as {"0": r, "1": c}
-        data = [data[k] for k in sorted(data, key=lambda k: int(k))]
-    if isinstance(data, (list, tuple)) and len(data) >= 2:
-        return int(data[0]), int(data[1])
-    index = p.get("point_index", p.get("point_number"))
+def _cell_of_point(point, grid: tuple[int, int]) -> tuple[int, int] | None:
+    pair = point_pair(point)  # customdata [row, col]
+    if pair is not None:
+        return int(pair[0]), int(pair[1])
+    index = point.get("point_index", point.get("point_number"))
     if isinstance(index, (int, float)):  # markers are laid out row-major
         return divmod(int(index), grid[1])
     return None
@@ -235,17 +234,8 @@ def _cell_of_point(p: dict, grid: tuple[int, int]) -> tuple[int, int] | None:
 
 def query_from_selection(event, grid: tuple[int, int]) -> tuple[int, int] | None:
     """(row, col) from a plotly selection event whose points carry customdata [row, col]."""
-    try:
-        points = event["selection"]["points"]
-    except (KeyError, TypeError, AttributeError):
-        return None
-    for p in points or ():
-        if not isinstance(p, dict):
-            continue
-        try:
-            cell = _cell_of_point(p, grid)
-        except (KeyError, TypeError, ValueError):
-            continue
+    for p in selected_points(event):
+        cell = _cell_of_point(p, grid)
         if cell is not None and 0 <= cell[0] < grid[0] and 0 <= cell[1] < grid[1]:
             return cell
     return None

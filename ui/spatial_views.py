@@ -1,0 +1,241 @@
+"""The image lab's views: the query picker, predictions and cards, and one function per
+tab (Non-local and DNL, CBAM, Compare two, SAGAN). Everything reads ui.spatial's caches:
+a new query cell computes one affinity row, never a forward pass.
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from ui.spatial import (ARCH_TITLES, GRID, NL_MODES, ModelInput, affinity_row, class_name, click_to_state,
+                        load_card, load_sagan_card, load_sagan_or_reason, run_all, sagan_row, sagan_samples)
+from viz.spatial import channel_bars, clickable_image, overlay_figure, samples_figure
+
+NO_BAR = {"displayModeBar": False}
+
+
+def run_or_stop(archs: list[str], model_input: ModelInput) -> tuple[list[str], dict[str, dict]]:
+    """Every model's result on the input; a damaged model is left out with a warning."""
+    results, broken = run_all(archs, model_input.key, model_input.image)
+    for arch, reason in broken.items():
+        st.warning(f"{ARCH_TITLES[arch]} is left out: its weights could not be loaded ({reason}). "
+                   "Retrain it with the command in its model card.")
+    archs = [a for a in archs if a in results]
+    if not archs:
+        st.stop()
+    return archs, results
+
+
+def query_picker(model_input: ModelInput) -> tuple[int, int]:
+    """The input with its clickable cells, and the row/column inputs a click fills in."""
+    st.session_state.setdefault("q_row", 8)
+    st.session_state.setdefault("q_col", 8)
+    chart_key = "spatial_click"
+    st.plotly_chart(
+        clickable_image(model_input.image, GRID, box=model_input.box,
+                        query=(st.session_state.q_row, st.session_state.q_col),
+                        title=f"What the models see (64 × 64): {model_input.source}"),
+        key=chart_key, on_select=click_to_state(chart_key, "q_row", "q_col", GRID),
+        selection_mode="points", config=NO_BAR)
+    c1, c2 = st.columns(2)
+    row = c1.number_input("Query row (0-15)", 0, GRID[0] - 1, step=1, key="q_row")
+    col = c2.number_input("Query column (0-15)", 0, GRID[1] - 1, step=1, key="q_col")
+    st.caption("Click a cell of the image (or set row and column) to choose the query pixel; "
+               "the green box is the target's ground truth (test scenes only).")
+    return int(row), int(col)
+
+
+def card_metrics(arch: str) -> dict:
+    """One row of the model-card table: accuracy, pointing game, query independence, time."""
+    card = load_card(arch) or {}
+    pg = card.get("pointing_game", {}).get("accuracy", {})
+    qi = card.get("query_independence", {}).get("score", {})
+    attention_pg = {k: v for k, v in pg.items() if not k.startswith("feature_energy")}
+    return {
+        "model": ARCH_TITLES[arch],
+        "test accuracy": card.get("test_accuracy"),
+        "pointing game (best attention map)": max(attention_pg.values()) if attention_pg else None,
+        "pointing game (feature energy, no attention)": next(
+            (v for k, v in pg.items() if k.startswith("feature_energy")), None),
+        "query independence": next(iter(qi.values()), None),
+        "training time (s)": card.get("training_time_s"),
+    }
+
+
+def show_predictions(model_input: ModelInput, archs: list[str], results: dict[str, dict]) -> None:
+    truth = class_name(model_input.label) if model_input.label is not None else "unknown (upload)"
+    st.markdown(f"**Ground truth:** {html.escape(truth)}")
+    st.dataframe(pd.DataFrame([{"model": ARCH_TITLES[a], "prediction": class_name(int(results[a]["probs"].argmax())),
+                                "confidence": float(results[a]["probs"].max())} for a in archs]), hide_index=True)
+
+
+def show_cards(archs: list[str]) -> None:
+    st.markdown("**Model cards** (assets/spatial_*.json, written by the training command; "
+                "pointing game and query independence are defined in each card)")
+    st.dataframe(pd.DataFrame([card_metrics(a) for a in archs]), hide_index=True)
+
+
+def maps_for(arch: str, model_input: ModelInput, result: dict, query: tuple[int, int]) -> dict[str, np.ndarray]:
+    """Every (h, w) map a model has for this input and query, by display name."""
+    out: dict[str, np.ndarray] = {}
+    if arch in NL_MODES:
+        out["affinity of the query"] = affinity_row(arch, model_input.key, model_input.image, *query)["affinity"]
+    elif arch == "dnl":
+        rows = affinity_row(arch, model_input.key, model_input.image, *query)
+        out["pairwise (whitened) of the query"] = rows["pairwise"]
+        out["unary"] = rows["unary"]
+        out["pairwise + unary"] = rows["combined"]
+    for name, m in result["maps"].items():
+        if m.ndim == 2 and not name.endswith(".unary"):  # DNL's unary is shown above already
+            out[name] = m
+    return out
+
+
+def show_maps(arch: str, model_input: ModelInput, result: dict, query: tuple[int, int], where: str,
+              columns: int = 3, size: int = 250) -> None:
+    """A model's channel gates as bars and each of its spatial maps over the input."""
+    maps = maps_for(arch, model_input, result, query)
+    gates = {n: m for n, m in result["maps"].items() if m.ndim == 1}
+    for name, m in gates.items():
+        st.plotly_chart(channel_bars(m, title=f"{ARCH_TITLES[arch]}: {name} gates", size=size),
+                        key=f"gates_{where}_{arch}_{name}", config=NO_BAR)
+    if not maps:
+        st.info(f"{ARCH_TITLES[arch]} has no spatial map" + (" (channel gates above)." if gates else "."))
+        return
+    cols = st.columns(columns)
+    for i, (name, m) in enumerate(maps.items()):
+        with cols[i % columns]:
+            q = query if m.shape == GRID and "query" in name else None
+            st.plotly_chart(overlay_figure(model_input.image, m, box=model_input.box, query=q,
+                                           title=f"{ARCH_TITLES[arch]}: {name}", size=size),
+                            key=f"map_{where}_{arch}_{name}", config=NO_BAR)
+
+
+def query_independence_verdict(qi_rows: list[dict]) -> str | None:
+    """DNL's whitened pairwise term against plain NL (embedded Gaussian, its fair reference)."""
+    nl_scores = {r["model"]: r["query independence"] for r in qi_rows if r["map"] == "nl.affinity"}
+    dnl_scores = [r["query independence"] for r in qi_rows if r["map"] == "dnl.pairwise"]
+    if not (nl_scores and dnl_scores):
+        return None
+    ref_name = ARCH_TITLES["nl_embedded"]
+    ref = nl_scores.get(ref_name, float(np.mean(list(nl_scores.values()))))
+    ref_text = ("plain NL with the same embedded-Gaussian pairwise function" if ref_name in nl_scores
+                else "the mean of the plain NL variants")
+    dnl_score = float(dnl_scores[0])
+    verdict = ("whitening made the maps of different queries less alike, as Yin et al. report "
+               "(the part shared by all queries moves to the unary term)" if dnl_score < ref else
+               "on this data whitening did not make the pairwise maps more query-specific")
+    others = ", ".join(f"{k} {v:.3f}" for k, v in nl_scores.items() if k != ref_name)
+    return (f"DNL's whitened pairwise term has a query-independence of **{dnl_score:.3f}** against "
+            f"**{ref:.3f}** for {ref_text}, so {verdict}" + (f" (other NL variants: {others})." if others else "."))
+
+
+def show_query_independence(archs: list[str]) -> None:
+    qi_rows = [{"model": ARCH_TITLES[a], "map": k, "query independence": v}
+               for a in archs for k, v in ((load_card(a) or {}).get("query_independence", {}).get("score", {})).items()]
+    if qi_rows:
+        st.subheader("Query independence (1 = every query attends to the same places)")
+        st.dataframe(pd.DataFrame(qi_rows), hide_index=True)
+        verdict = query_independence_verdict(qi_rows)
+        if verdict:
+            st.markdown(verdict)
+
+
+def show_nonlocal_tab(archs, results, model_input: ModelInput, query: tuple[int, int]) -> None:
+    nl_archs = [a for a in archs if a in NL_MODES]
+    st.subheader(f"Affinity of query cell (row {query[0]}, col {query[1]})")
+    if not nl_archs:
+        st.info("No non-local classifier is trained yet.")
+    else:
+        cols = st.columns(min(len(nl_archs), 4))
+        for i, a in enumerate(nl_archs):
+            with cols[i % len(cols)]:
+                m = maps_for(a, model_input, results[a], query)["affinity of the query"]
+                st.plotly_chart(overlay_figure(model_input.image, m, box=model_input.box, query=query,
+                                               title=ARCH_TITLES[a], size=230), key=f"nl_{a}", config=NO_BAR)
+        st.caption("Gaussian and embedded Gaussian rows are softmax (sum to 1); dot product and "
+                   "concatenation divide by N = 256 instead, so their scale differs and dot-product "
+                   "weights can be negative.")
+    if "dnl" in archs:
+        st.subheader("Disentangled NL: pairwise, unary and combined for the same query")
+        show_maps("dnl", model_input, results["dnl"], query, "nl_tab")
+    show_query_independence(nl_archs + (["dnl"] if "dnl" in archs else []))
+
+
+def show_cbam_tab(archs, results, model_input: ModelInput) -> None:
+    cbam_archs = [a for a in archs if a.startswith("cbam")]
+    if not cbam_archs:
+        st.info("No CBAM classifier is trained yet.")
+    for col, a in zip(st.columns(max(len(cbam_archs), 1)), cbam_archs):
+        with col:
+            st.markdown(f"**{ARCH_TITLES[a]}**")
+            maps = results[a]["maps"]
+            for name, m in ((n, m) for n, m in maps.items() if m.ndim == 1):
+                st.plotly_chart(channel_bars(m, title=f"{name} gates ({m.size} channels)"),
+                                key=f"bars_{a}_{name}", config=NO_BAR)
+            for name, m in ((n, m) for n, m in maps.items() if m.ndim == 2):
+                st.plotly_chart(overlay_figure(model_input.image, m, box=model_input.box,
+                                               title=f"{name} mask {m.shape[0]}×{m.shape[1]}", size=260),
+                                key=f"mask_{a}_{name}", config=NO_BAR)
+    statement = next((load_card(a) or {}).get("acceptance_cbam_ordering", {}).get("statement")
+                     for a in cbam_archs) if cbam_archs else None
+    if statement:
+        st.info(statement)
+
+
+def show_compare_tab(archs, results, model_input: ModelInput, query: tuple[int, int]) -> None:
+    c1, c2 = st.columns(2)
+    first = c1.selectbox("Left", archs, index=archs.index("nl_embedded") if "nl_embedded" in archs else 0,
+                         format_func=ARCH_TITLES.get, key="cmp_left")
+    second = c2.selectbox("Right", archs, index=archs.index("dnl") if "dnl" in archs else len(archs) - 1,
+                          format_func=ARCH_TITLES.get, key="cmp_right")
+    for side, column, arch in (("left", c1, first), ("right", c2, second)):
+        with column:
+            probs = results[arch]["probs"]
+            st.metric("Prediction", class_name(int(probs.argmax())), f"{probs.max():.0%} confidence",
+                      delta_color="off")
+            st.metric("Test accuracy (card)", f"{(load_card(arch) or {}).get('test_accuracy', float('nan')):.3f}")
+            show_maps(arch, model_input, results[arch], query, f"cmp_{side}", columns=1, size=300)
+
+
+def _sagan_caption(card: dict) -> str:
+    gamma = card.get("gamma", {})
+    return (f"The self-attention output is scaled by γ (initialised to 0): learned γ = "
+            f"{gamma.get('generator', float('nan')):.3f} in the generator, "
+            f"{gamma.get('discriminator', float('nan')):.3f} in the discriminator; "
+            f"{card.get('hyperparameters', {}).get('steps', '?')} training steps in "
+            f"{card.get('training_time_s', '?')} s.")
+
+
+def show_sagan_tab(n: int = 16) -> None:
+    """Generated samples, and the generator's attention of a clicked location of one of them."""
+    gan, why_not = load_sagan_or_reason()
+    if gan is None:
+        st.info(f"SAGAN is not shown: {why_not}")
+        return
+    s1, s2 = st.columns(2)
+    seed = int(s1.number_input("Noise seed", 0, 10_000, 0, key="sagan_seed"))
+    sample = int(s2.number_input("Sample to inspect", 0, n - 1, 0, key="sagan_sample"))
+    samples = sagan_samples(seed, n)
+    st.plotly_chart(samples_figure(samples, columns=8, title="Generated samples (28 × 28)"),
+                    key="sagan_grid", config=NO_BAR)
+    st.session_state.setdefault("g_row", 7)
+    st.session_state.setdefault("g_col", 7)
+    g1, g2 = st.columns(2)
+    with g1:
+        st.plotly_chart(clickable_image(samples[sample], (14, 14), query=(st.session_state.g_row, st.session_state.g_col),
+                                        title=f"Sample {sample}: click a location", size=300),
+                        key="sagan_click", on_select=click_to_state("sagan_click", "g_row", "g_col", (14, 14)),
+                        selection_mode="points", config=NO_BAR)
+        r1, r2 = st.columns(2)
+        row = int(r1.number_input("Row (0-13)", 0, 13, step=1, key="g_row"))
+        col = int(r2.number_input("Column (0-13)", 0, 13, step=1, key="g_col"))
+    with g2:
+        st.plotly_chart(overlay_figure(samples[sample], sagan_row(seed, n, sample, row, col), query=(row, col),
+                                       title="Generator attention of that location (14 × 14)", size=300),
+                        key="sagan_map", config=NO_BAR)
+    st.caption(_sagan_caption(load_sagan_card() or {}))
