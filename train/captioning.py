@@ -16,7 +16,6 @@ a checkpoint goes to checkpoints/ after every epoch and when the cap stops a run
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import time
 from pathlib import Path
@@ -27,10 +26,9 @@ from tqdm import tqdm
 
 from corpora.captions import (MAX_LEN, PAD, START, VOCAB, WORD_ID, build_captioned, cell_coverage,
                              decode)
-from models.device import describe_device
 from corpora.fashion import DATA_DIR
 from models.show_attend_tell import MODES, ShowAttendTell, caption_loss, restrict
-from train.cards import write_card
+from train.cards import run_facts, write_card
 from train.checkpoint import restore_checkpoint, save_checkpoint, save_weights
 from train.options import add_run_options, start_run
 
@@ -231,10 +229,7 @@ def main(argv) -> int:
             "scene_seed": args.scene_seed,
             "vocabulary": list(VOCAB),
         },
-        "seed": args.seed,
-        "device": describe_device(device),
-        "machine": f"{platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads",
-        "training_time_s": round(stats["elapsed_s"], 1),
+        **run_facts(args, device, stats["elapsed_s"]),
         "evaluation_time_s": round(eval_s, 1),
         "last_batch_loss": round(stats["loss"], 4),
         "metrics": {"bleu4": round(metrics["bleu4"], 4), "exact_match": round(metrics["exact_match"], 4),

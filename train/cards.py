@@ -8,10 +8,15 @@ model itself (architecture and parameter count are read, not typed).
 
 from __future__ import annotations
 
+import argparse
 import json
+import platform
 import sys
 from pathlib import Path
 
+import torch
+
+from models.device import describe_device
 from models.weights import ASSETS
 
 
@@ -21,6 +26,16 @@ def write_card(card: dict, path: Path) -> None:
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(card, indent=2, sort_keys=False, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(path)
+
+
+def run_facts(args: argparse.Namespace, device: torch.device, training_time_s: float) -> dict:
+    """What every card records about the run: seed, device, machine and training time."""
+    return {
+        "seed": args.seed,
+        "device": describe_device(device),
+        "machine": f"{platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads",
+        "training_time_s": round(training_time_s, 1),
+    }
 
 
 def minilm_card() -> dict:

@@ -13,7 +13,6 @@ every ``--checkpoint-every`` steps and ``--resume`` continues from it.
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import time
 from pathlib import Path
@@ -22,11 +21,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from models.device import describe_device
 from corpora.fashion import DATA_DIR, load_split
 from models.gan import SAGAN
 from models.weights import read_card
-from train.cards import write_card
+from train.cards import run_facts, write_card
 from train.checkpoint import restore_checkpoint, save_checkpoint, save_weights
 from train.options import add_run_options, start_run
 
@@ -150,10 +148,7 @@ def main(argv) -> int:
         "hyperparameters": {"steps": args.steps, "batch": args.batch, "z_dim": args.z_dim,
                             "width": args.width, "lr_g": args.lr_g, "lr_d": args.lr_d,
                             "loss": "hinge", "optimizer": "Adam betas (0, 0.9)"},
-        "seed": args.seed,
-        "device": describe_device(device),
-        "machine": f"{platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads",
-        "training_time_s": round(stats["elapsed_s"], 1),
+        **run_facts(args, device, stats["elapsed_s"]),
         "d_loss_last200": round(stats["d_loss_last200"], 4),
         "g_loss_last200": round(stats["g_loss_last200"], 4),
         "gamma": {"generator": round(G.attn.gamma.detach().item(), 4),

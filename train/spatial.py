@@ -16,7 +16,6 @@ from it (training time adds up across runs).
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import time
 from pathlib import Path
@@ -27,11 +26,10 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from models.classifiers import ARCHS, SpatialClassifier
-from models.device import describe_device
 from corpora.fashion import CANVAS, CLASSES, DATA_DIR, build_split
 from analysis.localisation import affinity_mass, pointing_hits, query_independence
 from models.weights import read_card
-from train.cards import write_card
+from train.cards import run_facts, write_card
 from train.checkpoint import restore_checkpoint, save_checkpoint, save_weights
 from train.options import add_run_options, start_run
 
@@ -291,10 +289,7 @@ def main(argv) -> int:
         "hyperparameters": {"epochs": args.epochs, "batch": args.batch, "lr": args.lr,
                             "optimizer": "AdamW, weight decay 5e-4, one-cycle schedule",
                             "width": args.width},
-        "seed": args.seed,
-        "device": describe_device(device),
-        "machine": f"{platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads",
-        "training_time_s": round(stats["elapsed_s"], 1),
+        **run_facts(args, device, stats["elapsed_s"]),
         "evaluation_time_s": round(eval_s, 1),
         "last_epoch_train_accuracy": round(stats["last_train_accuracy"], 4),
         "test_accuracy": round(metrics["test_accuracy"], 4),

@@ -40,8 +40,8 @@ from analysis.alignment import (
 )
 from corpora.bible import DATA
 from models.translation.nets import ARCHS, BOS, EOS, PAD, NetConfig, build_model, greedy
-from models.device import describe_device
 from models.translation.translator import Translator, card_path, save_translator, weights_path, word_index
+from train.cards import run_facts, write_card
 from train.checkpoint import restore_checkpoint, save_checkpoint
 from train.options import add_run_options, start_run
 
@@ -369,7 +369,7 @@ def main(argv=None) -> None:
         "parameters": n_params,
         "config": cfg.to_dict(),
         "data": data["desc"],
-        "device": describe_device(device),
+        **run_facts(args, device, elapsed),
         "training": (f"{step} steps ({epoch} full epochs) of Adam lr {lr}, warm-up {warmup} steps, label smoothing "
                      f"0.1, batches of ~{args.max_tokens} tokens, seed {args.seed}; stopped by the "
                      f"{args.minutes:g}-minute budget" if elapsed >= budget else
@@ -389,7 +389,7 @@ def main(argv=None) -> None:
         "examples": examples,
     }
     cpath = card_path(tag, out_dir)
-    cpath.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_card(card, cpath)
     print(json.dumps(metrics, indent=2))
     print(f"wrote {wpath} and {cpath}")
 
