@@ -1,30 +1,18 @@
 """Photos: a pretrained ImageNet model, parameter-free affinity, DNL terms and Captum maps.
 
-Thin page: widgets -> ui -> models/analysis -> viz. Every user-caused failure ends in
-st.error / st.info, never a traceback.
+Thin page: widgets -> ui.photos (cached model and results) -> ui.photos_views. Every
+user-caused failure ends in st.error / st.info, never a traceback.
 """
 
 from __future__ import annotations
 
-
-import pandas as pd
 import streamlit as st
 
-from analysis.attribution import agreement
-from models.pretrained import efficientnet_lite as effnet
-from models.pretrained.hf import ModelDirError, check_model_dir
 from ui import photos as ph
 from ui.image_input import image_input
+from ui.photos_views import (predict_or_stop, show_agreement_and_deletion, show_attributions, show_click_maps,
+                             show_prediction, show_vit_section)
 from ui.sidebar import device_badge
-from viz import images as vz
-
-CLICK_CHART = "photos_click"
-SCALE_LABELS = {
-    "auto": "1 / mean‖x‖² (readable)",
-    "sqrt": "1 / √C (scaled dot product)",
-    "1/C": "1 / C",
-    "paper": "1 (the paper's exp(xᵢᵀxⱼ))",
-}
 
 st.title("Photos: what a pretrained CNN attends to")
 device_badge()
@@ -42,167 +30,10 @@ image, shrink_note = ph.working_image(decoded)
 if shrink_note:
     st.caption(shrink_note)
 key = ph.image_key(image)
+prediction = predict_or_stop(key, image)
+show_prediction(image, decoded.source, prediction)
 
-try:
-    prediction = ph.predict(key, image)
-except Exception as exc:  # a photo the model cannot take is the user's, not a crash
-    st.error(f"The model could not run on this image: {exc}")
-    st.stop()
-
-left, right = st.columns([1, 1])
-with left:
-    st.image(vz.blend(image, None), caption=f"{decoded.source}: {image.shape[1]} x {image.shape[0]} pixels")
-with right:
-    st.plotly_chart(vz.top_classes_figure([n for _, n, _ in prediction.top],
-                                          [p for _, _, p in prediction.top]),
-                    width="stretch", key="photos_top5")
-
-# ---------------------------------------------------------------- click maps
-st.header("Where does a pixel look? Non-local affinity and DNL terms")
-c1, c2, c3, c4 = st.columns(4)
-stage = c1.selectbox("Backbone stage", effnet.STAGE_NAMES, index=3, key="photos_stage",
-                     help="Stage outputs of EfficientNet-Lite0; later stages are coarser and more semantic.")
-longest = c2.selectbox("Feature resolution (longest side)", ph.FEATURE_SIDES, index=1, key="photos_side",
-                       help="The photo is resized to this before the backbone; features are cached per image.")
-scale = c3.selectbox("Logit scale", list(SCALE_LABELS), format_func=SCALE_LABELS.get, key="photos_scale",
-                     help="Trained features have large norms: with scale 1 almost every row is one-hot.")
-gain = c4.select_slider("Sharpness", options=[1, 2, 5, 10, 20, 50, 100], value=5, key="photos_gain",
-                        help="Multiplies the scale: higher gives a peakier softmax.")
-
-# A click on the chart is stored before the sliders are drawn, so they can follow it.
-ph.apply_click(st.session_state.get(CLICK_CHART), CLICK_CHART)
-st.session_state.setdefault("photos_u", 0.5)
-st.session_state.setdefault("photos_v", 0.5)
-
-features_ok = True
-try:
-    feats = ph.stage_features(key, int(longest), image)
-except Exception as exc:
-    st.error(f"Backbone features could not be computed: {exc}")
-    features_ok = False
-
-if features_ok:
-    grid = tuple(feats[stage][0].shape[1:])
-    s1, s2 = st.columns(2)
-    u = s1.slider("Query x (left → right)", 0.0, 1.0, step=0.01, key="photos_u")
-    v = s2.slider("Query y (top → bottom)", 0.0, 1.0, step=0.01, key="photos_v")
-    records, cell = ph.click_maps(key, int(longest), image, stage, (u, v), scale, float(gain))
-    click_named = {"Affinity": records[0].numpy(), "DNL pairwise": records[1].numpy(),
-                   "DNL unary": records[2].numpy()}
-    st.caption(
-        f"{stage}: {grid[0]} x {grid[1]} positions, {int(feats[stage][0].shape[0])} channels; "
-        f"query cell (row {cell[0]}, col {cell[1]}); logit scale s = {records[0].meta['scale']:.3g}. "
-        "Affinity = softmaxⱼ(s·xᵢᵀxⱼ); DNL pairwise = softmaxⱼ(s·(xᵢ−μ)ᵀ(xⱼ−μ)); "
-        "DNL unary = softmaxⱼ(s·μᵀxⱼ), the same for every query (μ: mean feature)."
-    )
-    row1 = st.columns(2)
-    with row1[0]:
-        st.plotly_chart(vz.click_figure(image, grid, marker=(u, v), title="Click a pixel"),
-                        on_select="rerun", selection_mode="points", key=CLICK_CHART, width="stretch")
-    panels = [row1[1], *st.columns(2)]
-    for col, (name, m) in zip(panels, click_named.items()):
-        with col:
-            st.plotly_chart(vz.overlay_figure(image, m, title=f"{name} (peak {m.max():.3f})",
-                                              marker=(u, v), max_side=320),
-                            width="stretch", key=f"photos_map_{name}")
-else:
-    click_named = {}
-
-# ---------------------------------------------------------------- attributions
-st.header("What does the class depend on? Captum attributions")
-options = ph.class_options()
-predicted = prediction.top[0][0]
-a1, a2 = st.columns([3, 1])
-choice = a1.selectbox("Class to explain", ["predicted"] + options, key="photos_class",
-                      format_func=lambda o: f"predicted: {prediction.top[0][1]}" if o == "predicted" else o)
-target = predicted if choice == "predicted" else int(choice.split(":", 1)[0])
-n_steps = a2.select_slider("IG steps", options=[8, 16, 32], value=8, key="photos_ig_steps",
-                           help="More steps: a better integral, linearly slower.")
-st.caption(f"Explaining class {target}: {effnet.class_names()[target]} "
-           f"(p = {prediction.probs[target]:.3f}). Grad-CAM on the last block (stage7); "
-           "IG from a grey baseline; Occlusion with a 56-pixel window, stride 28 (on the 224 x 224 input). "
-           "The first run for a class takes several seconds on a CPU; after that it is cached.")
-try:
-    captum = ph.attribution_maps(key, image, target, int(n_steps))
-except Exception as exc:
-    st.error(f"Attributions failed: {exc}")
-    captum = {}
-if captum:
-    cols = st.columns(len(captum))
-    for col, (name, m) in zip(cols, captum.items()):
-        with col:
-            st.plotly_chart(vz.overlay_figure(image, m, title=name, max_side=256),
-                            width="stretch", key=f"photos_attr_{name}")
-
-# ---------------------------------------------------------------- agreement, deletion
-all_maps = {**captum, **click_named}
-if len(all_maps) >= 2:
-    st.header("Which map is faithful? Agreement and deletion")
-    fraction = st.select_slider("Top-k overlap: k as a fraction of pixels", options=[0.05, 0.1, 0.2, 0.3],
-                                value=0.1, key="photos_topk")
-    # Every map goes to the photo's shape first, then agreement pools to a common grid.
-    shaped = {n: vz.resize_map(m, image.shape[:2]) if m.shape != image.shape[:2] else m
-              for n, m in all_maps.items()}
-    agree = agreement(shaped, grid=56, fraction=float(fraction))
-    g1, g2 = st.columns(2)
-    g1.plotly_chart(vz.agreement_figure(agree.names, agree.spearman, "Spearman rank correlation"),
-                    width="stretch", key="photos_spearman")
-    g2.plotly_chart(vz.agreement_figure(agree.names, agree.overlap, f"Top-{fraction:.0%} overlap", zmin=0.0),
-                    width="stretch", key="photos_overlap")
-    st.caption("Maps are pooled to 56 x 56 before comparing. The click maps answer a different "
-               "question (where a pixel looks) from the attributions (what the class needs), so low "
-               "agreement between the two groups is expected, not an error.")
-
-    include_click = st.toggle("Deletion curves for the click maps too (runs the CNN 21 times per map)",
-                              value=False, key="photos_del_click")
-    to_delete = dict(captum)
-    if include_click:
-        to_delete.update({n: shaped[n] for n in click_named})
-    if to_delete:
-        with st.spinner("Deletion curves …"):
-            try:
-                curves = ph.deletion_curves(key, image, target, to_delete)
-            except Exception as exc:
-                st.error(f"Deletion curves failed: {exc}")
-                curves = {}
-        if curves:
-            st.plotly_chart(vz.deletion_figure(
-                {n: (c.fractions, c.probabilities, c.auc) for n, c in curves.items()},
-                title=f"Deletion: p({effnet.class_names()[target]}) as the most important pixels go"),
-                width="stretch", key="photos_deletion")
-            st.dataframe(pd.DataFrame({"map": list(curves), "deletion AUC (lower = more faithful)":
-                                       [round(c.auc, 4) for c in curves.values()]}),
-                         hide_index=True, width="content")
-
-# ---------------------------------------------------------------- vision transformer
-st.header("Vision transformer (optional)")
-vit_dir = st.text_input("Local ViT or DeiT directory (Hugging Face format, with preprocessor_config.json)",
-                        key="photos_vit_dir", placeholder="/path/to/vit-base-patch16-224")
-if not vit_dir.strip():
-    st.info("No ViT/DeiT directory given, so this section shows nothing. Type the path of a local "
-            "Hugging Face ViT or DeiT folder to see each head's class-token attention and rollout. "
-            "Nothing is downloaded.")
-else:
-    try:
-        path = str(check_model_dir(vit_dir))
-        run, roll = ph.vit_maps(path, key, image)
-    except (ModelDirError, ValueError, OSError) as exc:
-        st.error(str(exc))
-    except Exception as exc:  # a broken folder can raise anything inside transformers
-        st.error(f"The model in {vit_dir!r} could not be run: {exc}")
-    else:
-        cls = run.records[1]
-        n_layers = cls.size("layer")
-        layer = st.slider("Layer", 0, n_layers - 1, n_layers - 1, key="photos_vit_layer")
-        maps = cls.select(layer=layer).numpy().reshape(cls.size("head"), *run.grid)
-        columns = min(6, maps.shape[0])
-        mosaic = vz.head_mosaic(image, maps, cell=128, columns=columns)
-        tile = vz.display_shape(image.shape[:2], 128)
-        st.plotly_chart(vz.mosaic_figure(mosaic, [f"head {h}" for h in range(maps.shape[0])], columns, tile,
-                                         title=f"[CLS] → patches, layer {layer}, every head"),
-                        width="stretch", key="photos_vit_heads")
-        rolled = roll.select(layer=layer).numpy().reshape(run.grid)
-        st.plotly_chart(vz.overlay_figure(image, rolled, title=f"Rollout of [CLS] up to layer {layer}",
-                                          max_side=320), width="content", key="photos_vit_rollout")
-        st.caption(f"{run.grid[0]} x {run.grid[1]} patches, {run.n_prefix} prefix token(s); on average "
-                   f"{cls.meta['prefix_mass']:.1%} of [CLS]'s attention goes to prefix tokens, not shown.")
+click_maps = show_click_maps(key, image)
+target, captum = show_attributions(key, image, prediction)
+show_agreement_and_deletion(key, image, target, captum, click_maps)
+show_vit_section(key, image)

@@ -1,0 +1,112 @@
+"""The captioning page's views: the decoding choice, the caption with its word strip, one
+word large with its box score, and the variant side by side with the model cards."""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+import streamlit as st
+
+from corpora.captions import box_mass
+from ui.captioning import VARIANT_TITLES, CaptionInput, caption_or_reason, load_card, noun_item, train_command
+from viz.captioning import strip_figure, word_figure
+
+NO_BAR = {"displayModeBar": False}
+
+
+def pick_beam() -> int:
+    """0 for greedy decoding, else the beam width."""
+    c1, c2 = st.columns(2)
+    decoding = c1.radio("Decoding", ["Greedy", "Beam search"], horizontal=True, key="cap_decoding")
+    width = c2.slider("Beam width", 1, 10, 3, key="cap_beam", disabled=decoding == "Greedy")
+    return 0 if decoding == "Greedy" else int(width)
+
+
+def caption_or_stop(inp: CaptionInput, beam: int) -> dict:
+    """The full model's caption, shown with the reference; stops when there is no word to show."""
+    result, why_not = caption_or_reason("full", inp, beam)
+    if result is None:
+        st.error(f"{VARIANT_TITLES['full']}: {why_not}")
+        st.stop()
+    words = result["words"]
+    st.markdown(f"**Caption ({html.escape(VARIANT_TITLES['full'])}):** {html.escape(' '.join(words)) or '(empty)'}")
+    if inp.reference is not None:
+        st.markdown(f"**Reference:** {html.escape(inp.reference)}")
+    if not words:
+        st.warning("The model ended the caption at once, so there is no word to show attention for.")
+        st.stop()
+    st.plotly_chart(strip_figure(inp.image, result["alphas"], words, betas=result["betas"],
+                                 title=f"Where each word looked: {inp.source}"), key="cap_strip", config=NO_BAR)
+    return result
+
+
+def show_word(inp: CaptionInput, result: dict) -> None:
+    """One word's attention large, its gate β, and its mass inside the named item's box."""
+    words, alphas, betas = result["words"], result["alphas"], result["betas"]
+    if len(words) > 1:
+        t = int(st.slider("Word", 1, len(words), 1, key="cap_word", help="Pick a word to see its attention large.")) - 1
+    else:  # a slider needs two ends
+        t = 0
+    named = noun_item(words[t], inp)
+    left, right = st.columns([1.3, 1])
+    with left:
+        st.plotly_chart(word_figure(inp.image, alphas[t], inp.boxes, highlight=named,
+                                    title=f"word {t + 1}: “{words[t]}” (β = {betas[t]:.2f})"),
+                        key="cap_word_fig", config=NO_BAR)
+    with right:
+        st.markdown(f"**Word {t + 1} of {len(words)}:** {html.escape(words[t])}")
+        st.markdown(f"Gating scalar β = {betas[t]:.3f} (how much of the attended context reaches the LSTM).")
+        st.markdown(f"Peak weight {alphas[t].max():.3f} on the 8 × 8 grid (uniform would be {1 / alphas[t].size:.3f}).")
+        if named is not None:
+            st.markdown(f"Share of this word's attention inside the box of the {html.escape(words[t])} "
+                        f"(white): **{box_mass(alphas[t], inp.boxes[named]):.3f}**.")
+        elif inp.boxes:
+            st.caption("Not a noun naming an item of this scene, so there is no box to score against.")
+        st.caption("Dotted boxes: every item's ground truth (test scenes only).")
+
+
+def card_row(variant: str) -> dict:
+    card = load_card(variant) or {}
+    metrics = card.get("metrics", {})
+    return {"model": VARIANT_TITLES[variant],
+            "BLEU-4 (test)": metrics.get("bleu4"),
+            "exact match (test)": metrics.get("exact_match"),
+            "attention correctness (test)": metrics.get("attention_correctness"),
+            "uniform reference": card.get("test", {}).get("attention_correctness_uniform_reference"),
+            "training time (s)": card.get("training_time_s"),
+            "command": card.get("made_by")}
+
+
+def _show_caption_of(variant: str, inp: CaptionInput, beam: int, full_result: dict) -> None:
+    st.markdown(f"**{html.escape(VARIANT_TITLES[variant])}**")
+    res, reason = (full_result, None) if variant == "full" else caption_or_reason(variant, inp, beam)
+    if res is None:
+        st.warning(f"{VARIANT_TITLES[variant]} is left out: {reason}")
+    elif not res["words"]:
+        st.info("Empty caption.")
+    else:
+        st.markdown(html.escape(" ".join(res["words"])))
+        st.plotly_chart(strip_figure(inp.image, res["alphas"], res["words"], tile=72, sigma=3.0),
+                        key=f"cap_cmp_{variant}", config=NO_BAR)
+
+
+def show_variants(variants: list[str], inp: CaptionInput, beam: int, result: dict) -> None:
+    """The same input through a chosen variant beside the full model, then the model cards."""
+    st.subheader("The same input through a variant")
+    others = [v for v in variants if v != "full"]
+    other = None
+    if not others:
+        st.info(f"No variant is trained yet: `{train_command('no_ds')}` trains the one without the doubly "
+                "stochastic term.")
+    else:
+        other = st.selectbox("Variant", others, format_func=VARIANT_TITLES.get, key="cap_variant")
+    shown = ["full"] + ([other] if other else [])
+    for column, variant in zip(st.columns(len(shown)), shown):
+        with column:
+            _show_caption_of(variant, inp, beam, result)
+    st.markdown("**Model cards** (assets/captioning_*.json, numbers written by the training command)")
+    st.dataframe(pd.DataFrame([card_row(v) for v in shown]), hide_index=True)
+    definition = (load_card("full") or {}).get("test", {}).get("attention_correctness_definition")
+    if definition:
+        st.caption("Attention correctness: " + definition)
