@@ -13,9 +13,10 @@ ALLOWED = {
     "analysis": {"analysis", "models"},
     "train": {"train", "models", "corpora", "analysis"},
     "ui": {"ui", "models", "corpora", "analysis", "viz"},
-    "app_pages": {"ui", "models", "corpora", "analysis", "viz"},
+    "app_pages": {"ui"},  # pages arrange widgets and call ui/, nothing deeper
 }
 STREAMLIT_OK = {"ui", "app_pages"}
+PAGE_MAX_LINES = 130
 
 
 def _imports(path: Path) -> set[str]:
@@ -43,6 +44,20 @@ def test_imports_run_downward_and_streamlit_stays_in_ui_and_pages():
                 problems.append(f"{path.relative_to(ROOT)} imports torch/PIL (viz is numpy + plotly)")
     assert not problems, problems
     assert any((ROOT / p).rglob("*.py") for p in PACKAGES)
+
+
+def test_pages_are_thin():
+    """Every page fits on a screen or two and leaves torch to the layers below ui."""
+    pages = sorted((ROOT / "app_pages").glob("*.py"))
+    assert pages
+    problems = []
+    for path in pages:
+        n_lines = len(path.read_text(encoding="utf-8").splitlines())
+        if n_lines > PAGE_MAX_LINES:
+            problems.append(f"{path.name} has {n_lines} lines (at most {PAGE_MAX_LINES})")
+        if "torch" in _imports(path):
+            problems.append(f"{path.name} imports torch")
+    assert not problems, problems
 
 
 def test_weights_load_safely():

@@ -17,7 +17,7 @@ from models.show_attend_tell import ShowAttendTell
 from train.checkpoint import save_weights
 from train.cards import write_card
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "app_pages" / "captioning.py")
 TIMEOUT = 120
 

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 import ui.transformer
 
 TIMEOUT = 120
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 PAGE = str(ROOT / "app_pages" / "transformer.py")
 

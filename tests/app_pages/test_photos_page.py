@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "photos.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "photos.py")
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from models.gan import SAGAN
 from train.checkpoint import save_weights
 from train.cards import write_card
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "app_pages" / "spatial.py")
 TIMEOUT = 180
 

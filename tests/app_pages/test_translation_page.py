@@ -9,9 +9,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from train.translation import main
-from tests.test_pages import _chart_keys
+from tests.app_pages.test_pages import _chart_keys
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "app_pages" / "translation.py")
 TIMEOUT = 120
 EN = "in the beginning god created heavens and earth light was good water land".split()
