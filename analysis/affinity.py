@@ -42,6 +42,7 @@ from dataclasses import dataclass
 
 import torch
 
+from models.mechanisms.base import flat_index
 from models.records import AttentionMap
 
 
@@ -52,13 +53,6 @@ def _flat(features: torch.Tensor) -> tuple[torch.Tensor, int, int]:
     if h * w == 0 or c == 0:
         raise ValueError(f"features are empty: shape {tuple(features.shape)}")
     return features.reshape(c, h * w).float(), h, w  # (C, N)
-
-
-def _query_index(query: tuple[int, int], h: int, w: int) -> int:
-    qy, qx = int(query[0]), int(query[1])
-    if not (0 <= qy < h and 0 <= qx < w):
-        raise IndexError(f"query position {(qy, qx)} outside the {h} x {w} grid")
-    return qy * w + qx
 
 
 SCALES = ("auto", "sqrt", "1/C", "paper")
@@ -94,7 +88,7 @@ def resolve_scale(scale: float | str | None, channels: int, x: torch.Tensor | No
 def affinity_row(features: torch.Tensor, query: tuple[int, int], scale: float | str | None = None) -> torch.Tensor:
     """softmax_j(x_iᵀ x_j) for the query (row, col): (h, w), sums to 1."""
     x, h, w = _flat(features)
-    i = _query_index(query, h, w)
+    i = flat_index(tuple(query), (h, w))
     s = resolve_scale(scale, x.shape[0], x)
     logits = (x[:, i] @ x) * s  # (N,)
     return torch.softmax(logits, dim=0).reshape(h, w)
@@ -108,7 +102,7 @@ def dnl_terms(features: torch.Tensor, query: tuple[int, int], scale: float | str
     ``mean`` (C,) may be passed in when it was computed once per feature map.
     """
     x, h, w = _flat(features)
-    i = _query_index(query, h, w)
+    i = flat_index(tuple(query), (h, w))
     s = resolve_scale(scale, x.shape[0], x)
     mu = x.mean(dim=1) if mean is None else mean.float()  # (C,)
     # (x_i − μ)ᵀ(x_j − μ) = (x_i − μ)ᵀ x_j − (x_i − μ)ᵀ μ; the second part is constant
@@ -163,7 +157,7 @@ def click_records(features: torch.Tensor | StageCache, query: tuple[int, int], s
         raise ValueError(f"gain must be a positive number, got {gain!r}")
     base = cache.auto_scale if scale == "auto" else resolve_scale(scale, c)
     s = base * float(gain)
-    i = _query_index(query, h, w)
+    i = flat_index(tuple(query), (h, w))
     logits = x[:, i] @ x  # (N,) x_iᵀx_j
     a = torch.softmax(logits * s, dim=0)
     p = torch.softmax((logits - cache.unary_logits) * s, dim=0)
