@@ -73,3 +73,14 @@ def test_defaults():
     assert torch.count_nonzero(block.w_z[1].weight) == 0
     x = torch.randn(2, 8, 3, 5)
     assert_close(block.eval()(x)[0], x)
+
+
+def test_embed_whitens_queries_and_keys():
+    """Subtracting mu_k leaves the pairwise softmax unchanged once queries are whitened
+    ((q_i - mu_q)^T mu_k is constant along a row), so only the embedding shows it."""
+    block = randomise(DisentangledNonLocal(6), scale=0.6)
+    x = torch.randn(2, 6, 5, 7, dtype=torch.float64) + 1.0
+    q, k, v = block.embed(x)
+    assert_close(q, conv1x1(block.theta, x) - conv1x1(block.theta, x).mean(1, keepdim=True))
+    assert_close(k, conv1x1(block.phi, x) - conv1x1(block.phi, x).mean(1, keepdim=True))
+    assert_close(v, conv1x1(block.g, x))
