@@ -13,7 +13,7 @@ import streamlit as st
 
 from ui.spatial import (ARCH_TITLES, GRID, NL_MODES, ModelInput, affinity_row, class_name, click_to_state,
                         load_card, load_sagan_card, load_sagan_or_reason, run_all, sagan_row, sagan_samples)
-from viz.spatial import channel_bars, clickable_image, overlay_figure, samples_figure
+from viz.spatial import cell_map_figure, channel_bars, clickable_image, samples_figure
 
 NO_BAR = {"displayModeBar": False}
 
@@ -110,7 +110,7 @@ def show_maps(arch: str, model_input: ModelInput, result: dict, query: tuple[int
     for i, (name, m) in enumerate(maps.items()):
         with cols[i % columns]:
             q = query if m.shape == GRID and "query" in name else None
-            st.plotly_chart(overlay_figure(model_input.image, m, box=model_input.box, query=q,
+            st.plotly_chart(cell_map_figure(model_input.image, m, box=model_input.box, query=q,
                                            title=f"{ARCH_TITLES[arch]}: {name}", size=size),
                             key=f"map_{where}_{arch}_{name}", config=NO_BAR)
 
@@ -155,7 +155,7 @@ def show_nonlocal_tab(archs, results, model_input: ModelInput, query: tuple[int,
         for i, a in enumerate(nl_archs):
             with cols[i % len(cols)]:
                 m = maps_for(a, model_input, results[a], query)["affinity of the query"]
-                st.plotly_chart(overlay_figure(model_input.image, m, box=model_input.box, query=query,
+                st.plotly_chart(cell_map_figure(model_input.image, m, box=model_input.box, query=query,
                                                title=ARCH_TITLES[a], size=230), key=f"nl_{a}", config=NO_BAR)
         st.caption("Gaussian and embedded Gaussian rows are softmax (sum to 1); dot product and "
                    "concatenation divide by N = 256 instead, so their scale differs and dot-product "
@@ -178,7 +178,7 @@ def show_cbam_tab(archs, results, model_input: ModelInput) -> None:
                 st.plotly_chart(channel_bars(m, title=f"{name} gates ({m.size} channels)"),
                                 key=f"bars_{a}_{name}", config=NO_BAR)
             for name, m in ((n, m) for n, m in maps.items() if m.ndim == 2):
-                st.plotly_chart(overlay_figure(model_input.image, m, box=model_input.box,
+                st.plotly_chart(cell_map_figure(model_input.image, m, box=model_input.box,
                                                title=f"{name} mask {m.shape[0]}×{m.shape[1]}", size=260),
                                 key=f"mask_{a}_{name}", config=NO_BAR)
     statement = next((load_card(a) or {}).get("acceptance_cbam_ordering", {}).get("statement")
@@ -235,7 +235,7 @@ def show_sagan_tab(n: int = 16) -> None:
         row = int(r1.number_input("Row (0-13)", 0, 13, step=1, key="g_row"))
         col = int(r2.number_input("Column (0-13)", 0, 13, step=1, key="g_col"))
     with g2:
-        st.plotly_chart(overlay_figure(samples[sample], sagan_row(seed, n, sample, row, col), query=(row, col),
+        st.plotly_chart(cell_map_figure(samples[sample], sagan_row(seed, n, sample, row, col), query=(row, col),
                                        title="Generator attention of that location (14 × 14)", size=300),
                         key="sagan_map", config=NO_BAR)
     st.caption(_sagan_caption(load_sagan_card() or {}))

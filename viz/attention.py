@@ -7,7 +7,6 @@ understands a subset of HTML (so "<b>" in a user's sentence must stay text).
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -16,13 +15,15 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.colors import qualitative, sample_colorscale
 
+from viz.text import escape
+
 COLORSCALE = "Viridis"
 HEAD_COLORS = qualitative.Dark24
 
 
 def escape_labels(tokens) -> list[str]:
     """Escaped, position-prefixed labels: unique even when a token repeats."""
-    return [f"{i}: {html.escape(str(t), quote=False)}" for i, t in enumerate(tokens)]
+    return [f"{i}: {escape(t)}" for i, t in enumerate(tokens)]
 
 
 def _check_labels(labels, n: int, what: str) -> list[str]:
@@ -63,7 +64,7 @@ def attention_heatmap(
     tick_font = 11 if n <= 40 else 9 if n <= 80 else 7
     side = int(np.clip(18 * w.shape[0], 360, 900))
     fig.update_layout(
-        title=dict(text=html.escape(title, quote=False)),
+        title=dict(text=escape(title)),
         height=side + 120,
         margin=dict(l=10, r=10, t=50, b=10),
         xaxis=dict(title="key", tickangle=-60, tickfont=dict(size=tick_font), side="top",
@@ -308,7 +309,7 @@ def token_bar_figure(values: np.ndarray, tokens, title: str = "", value_name: st
     labels = _check_labels(tokens, v.shape[0], "token")
     fig = go.Figure(go.Bar(x=labels, y=v, marker_color="#440154",
                            hovertemplate="%{x}<br>" + value_name + " %{y:.4f}<extra></extra>"))
-    fig.update_layout(title=dict(text=html.escape(title, quote=False)), height=320,
+    fig.update_layout(title=dict(text=escape(title)), height=320,
                       margin=dict(l=10, r=10, t=50, b=10),
                       xaxis=dict(tickangle=-60, showticklabels=v.shape[0] <= 160),
                       yaxis=dict(title=value_name))
@@ -322,8 +323,8 @@ def layer_head_figure(values: np.ndarray, title: str = "", value_name: str = "")
         raise ValueError(f"layer_head_figure needs (layer, head), got shape {v.shape}")
     fig = go.Figure(go.Heatmap(
         z=v, x=[f"h{h}" for h in range(v.shape[1])], y=[f"L{l}" for l in range(v.shape[0])],
-        colorscale=COLORSCALE, colorbar=dict(title=html.escape(value_name, quote=False), thickness=12),
-        hovertemplate="%{y} %{x}<br>" + html.escape(value_name, quote=False) + " %{z:.3f}<extra></extra>"))
-    fig.update_layout(title=dict(text=html.escape(title, quote=False)), height=60 + 34 * v.shape[0],
+        colorscale=COLORSCALE, colorbar=dict(title=escape(value_name), thickness=12),
+        hovertemplate="%{y} %{x}<br>" + escape(value_name) + " %{z:.3f}<extra></extra>"))
+    fig.update_layout(title=dict(text=escape(title)), height=60 + 34 * v.shape[0],
                       margin=dict(l=10, r=10, t=40, b=10), yaxis=dict(autorange="reversed"))
     return fig

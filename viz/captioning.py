@@ -9,19 +9,16 @@ HTML-escaped before they reach plotly.
 
 from __future__ import annotations
 
-import html
 
 import numpy as np
 import plotly.graph_objects as go
 
 from viz.images import _frame, _image_trace, blend, resize_map
+from viz.text import escape
 
 BOX_COLORS = ("#00e676", "#00b0ff", "#ff9100")
 HIGHLIGHT = "#ffffff"
 
-
-def _esc(text) -> str:
-    return html.escape(str(text), quote=False)
 
 
 def _gaussian_kernel(sigma: float) -> np.ndarray:
@@ -88,7 +85,7 @@ def strip_figure(image, alphas, words, tile: int = 128, gap: int = 6, sigma: flo
         strip[:, i * (w + gap) : i * (w + gap) + w] = t
     fig = go.Figure(_image_trace(strip))
     for i, label in enumerate(labels):
-        fig.add_annotation(x=i * (w + gap) + w / 2, y=-4, text=_esc(label), showarrow=False, yanchor="bottom",
+        fig.add_annotation(x=i * (w + gap) + w / 2, y=-4, text=escape(label), showarrow=False, yanchor="bottom",
                            font=dict(size=12))
     _frame(fig, strip.shape[:2], title, h + 70)
     fig.update_layout(margin=dict(l=0, r=0, t=56, b=0), yaxis=dict(visible=False, range=[h - 0.5, -24],

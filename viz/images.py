@@ -10,20 +10,18 @@ renderer understands a subset of HTML.
 
 from __future__ import annotations
 
-import html
 
 import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
 
 from viz.attention import _lut
+from viz.clicks import clickable_cells
+from viz.text import escape
 
 OVERLAY_SCALE = "Inferno"
 MAX_SIDE = 448
 
-
-def _esc(text) -> str:
-    return html.escape(str(text), quote=False)
 
 
 def display_shape(shape: tuple[int, int], max_side: int = MAX_SIDE) -> tuple[int, int]:
@@ -111,7 +109,7 @@ def _image_trace(rgb: np.ndarray) -> go.Image:
 def _frame(fig: go.Figure, shape: tuple[int, int], title: str, height: int | None) -> go.Figure:
     h, w = shape
     fig.update_layout(
-        title=dict(text=_esc(title), font=dict(size=14)),
+        title=dict(text=escape(title), font=dict(size=14)),
         height=height or int(min(520, max(220, h * 1.0 + 60))),
         margin=dict(l=0, r=0, t=36, b=0),
         xaxis=dict(visible=False, range=[-0.5, w - 0.5], constrain="domain"),
@@ -124,7 +122,10 @@ def _frame(fig: go.Figure, shape: tuple[int, int], title: str, height: int | Non
 def overlay_figure(image: np.ndarray, saliency: np.ndarray | None, title: str = "",
                    marker: tuple[float, float] | None = None, max_side: int = 320,
                    height: int | None = None) -> go.Figure:
-    """One map over the photo; ``marker`` = (u, v) in [0, 1] marks the query pixel."""
+    """One map of any resolution blended into the photo and sent as one small PNG (its
+    colours min-to-99th-percentile normalised, no colour bar); ``marker`` = (u, v) in
+    [0, 1] marks the query pixel. For small canvases where values must be read and
+    compared on one absolute scale, viz/spatial.py's ``cell_map_figure`` draws the cells."""
     rgb = blend(image, saliency, max_side=max_side)
     fig = go.Figure(_image_trace(rgb))
     if marker is not None:
@@ -143,11 +144,7 @@ def _add_marker(fig: go.Figure, marker: tuple[float, float], shape: tuple[int, i
 def click_figure(image: np.ndarray, grid: tuple[int, int], marker: tuple[float, float] | None = None,
                  max_side: int = MAX_SIDE, max_cells: int = 64, title: str = "") -> go.Figure:
     """The photo with an invisible grid of clickable points, one per cell (at most
-    max_cells a side); each point's customdata is its cell centre as (u, v) in [0, 1].
-
-    Plotly's click selection works on scatter points, not on image pixels: a click
-    anywhere selects the nearest point, which the page turns into a query position.
-    """
+    max_cells a side); each point's customdata is its cell centre as (u, v) in [0, 1]."""
     rgb = blend(image, None, max_side=max_side)
     h, w = rgb.shape[:2]
     gh, gw = min(int(grid[0]), max_cells), min(int(grid[1]), max_cells)
@@ -157,12 +154,10 @@ def click_figure(image: np.ndarray, grid: tuple[int, int], marker: tuple[float, 
     vs = (np.arange(gh) + 0.5) / gh
     uu, vv = np.meshgrid(us, vs)
     fig = go.Figure(_image_trace(rgb))
-    fig.add_trace(go.Scatter(
-        x=(uu * w - 0.5).ravel().round(2), y=(vv * h - 0.5).ravel().round(2), mode="markers",
-        marker=dict(size=max(6, int(min(w / gw, h / gh))), color="rgba(0,0,0,0)", symbol="square"),
-        customdata=np.stack([uu.ravel(), vv.ravel()], axis=1).round(5),
-        hovertemplate="click to query (%{customdata[0]:.2f}, %{customdata[1]:.2f})<extra></extra>",
-        showlegend=False, name="cells"))
+    fig.add_trace(clickable_cells(
+        (uu * w - 0.5).ravel().round(2), (vv * h - 0.5).ravel().round(2),
+        np.stack([uu.ravel(), vv.ravel()], axis=1).round(5), max(6, int(min(w / gw, h / gh))),
+        "click to query (%{customdata[0]:.2f}, %{customdata[1]:.2f})<extra></extra>"))
     if marker is not None:
         _add_marker(fig, marker, (h, w))
     fig = _frame(fig, (h, w), title, None)
@@ -174,11 +169,11 @@ def top_classes_figure(names, probs, title: str = "Top-5 classes") -> go.Figure:
     p = np.asarray(probs, dtype=np.float32)
     if p.ndim != 1 or len(names) != p.shape[0]:
         raise ValueError(f"{len(names)} names for {p.shape} probabilities")
-    labels = [_esc(n) for n in names]
+    labels = [escape(n) for n in names]
     fig = go.Figure(go.Bar(x=p[::-1], y=labels[::-1], orientation="h", marker_color="#3b528b",
                            text=[f"{v:.1%}" for v in p[::-1]], textposition="auto",
                            hovertemplate="%{y}<br>p = %{x:.4f}<extra></extra>"))
-    fig.update_layout(title=dict(text=_esc(title)), height=60 + 36 * len(labels),
+    fig.update_layout(title=dict(text=escape(title)), height=60 + 36 * len(labels),
                       margin=dict(l=10, r=10, t=40, b=10),
                       xaxis=dict(title="probability", range=[0, 1], tickformat=".0%"))
     return fig
@@ -188,13 +183,13 @@ def agreement_figure(names, matrix: np.ndarray, title: str, zmin: float = -1.0) 
     m = np.asarray(matrix, dtype=np.float32)
     if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] != len(names):
         raise ValueError(f"need an (n, n) matrix for {len(names)} names, got {m.shape}")
-    labels = [_esc(n) for n in names]
+    labels = [escape(n) for n in names]
     text = np.where(np.isfinite(m), np.char.mod("%.2f", np.nan_to_num(m)), "n/a")
     fig = go.Figure(go.Heatmap(z=m, x=labels, y=labels, zmin=zmin, zmax=1.0, colorscale="RdBu",
                                reversescale=True, text=text, texttemplate="%{text}",
                                hovertemplate="%{y} vs %{x}: %{text}<extra></extra>",
                                colorbar=dict(thickness=10)))
-    fig.update_layout(title=dict(text=_esc(title)), height=140 + 40 * len(labels),
+    fig.update_layout(title=dict(text=escape(title)), height=140 + 40 * len(labels),
                       margin=dict(l=10, r=10, t=40, b=10), yaxis=dict(autorange="reversed"),
                       xaxis=dict(tickangle=-30))
     return fig
@@ -207,10 +202,10 @@ def deletion_figure(curves: dict, title: str = "Deletion curves") -> go.Figure:
         f, p = np.asarray(fractions, np.float32), np.asarray(probs, np.float32)
         if f.shape != p.shape:
             raise ValueError(f"{name}: {f.shape} fractions for {p.shape} probabilities")
-        label = f"{_esc(name)} (AUC {auc:.3f})"
+        label = f"{escape(name)} (AUC {auc:.3f})"
         fig.add_trace(go.Scatter(x=f, y=p, mode="lines+markers", name=label,
                                  hovertemplate=label + "<br>removed %{x:.0%}<br>p = %{y:.3f}<extra></extra>"))
-    fig.update_layout(title=dict(text=_esc(title)), height=380, margin=dict(l=10, r=10, t=40, b=10),
+    fig.update_layout(title=dict(text=escape(title)), height=380, margin=dict(l=10, r=10, t=40, b=10),
                       xaxis=dict(title="fraction of pixels removed (most important first)", tickformat=".0%"),
                       yaxis=dict(title="class probability", rangemode="tozero"),
                       legend=dict(orientation="h", y=-0.25))
@@ -244,6 +239,6 @@ def mosaic_figure(mosaic: np.ndarray, labels, columns: int, cell_shape: tuple[in
     for i, text in enumerate(labels):
         r, c = divmod(i, columns)
         fig.add_annotation(x=gutter + c * (tw + gutter) + 4, y=gutter + r * (th + gutter) + 4,
-                           text=_esc(text), showarrow=False, xanchor="left", yanchor="top",
+                           text=escape(text), showarrow=False, xanchor="left", yanchor="top",
                            font=dict(size=11, color="white"), bgcolor="rgba(0,0,0,0.55)")
     return _frame(fig, rgb.shape[:2], title, int(min(900, rgb.shape[0] + 60)))

@@ -8,10 +8,12 @@ Every title and label passes through html.escape (plotly renders a subset of HTM
 
 from __future__ import annotations
 
-import html
 
 import numpy as np
 import plotly.graph_objects as go
+
+from viz.clicks import clickable_cells
+from viz.text import escape
 
 # Transparent at low weight, opaque and warm at high weight: the image stays visible
 # where a map is quiet, and the peak reads at a glance.
@@ -23,10 +25,6 @@ MAP_COLORSCALE = [
 ]
 BOX_COLOR = "#00e676"
 QUERY_COLOR = "#00b0ff"
-
-
-def _esc(text: str) -> str:
-    return html.escape(str(text), quote=False)
 
 
 def _check_image(image) -> np.ndarray:
@@ -42,7 +40,7 @@ def _base(image: np.ndarray, title: str, size: int) -> go.Figure:
                                zmin=0, zmax=max(float(img.max()), 1e-6)))
     h, w = img.shape
     fig.update_layout(
-        title=dict(text=_esc(title), font=dict(size=13)),
+        title=dict(text=escape(title), font=dict(size=13)),
         width=size or None, height=(size or 300) + 40, margin=dict(l=5, r=5, t=40, b=5),
         xaxis=dict(range=[-0.5, w - 0.5], showticklabels=False, showgrid=False, zeroline=False,
                    constrain="domain"),
@@ -91,23 +89,21 @@ def clickable_image(image, grid: tuple[int, int], box=None, query=None, title: s
     fig = _base(img, title, size)
     x, y, rows, cols = _cell_centres(img.shape, grid)
     cell_px = size / max(grid)
-    fig.add_trace(go.Scatter(
-        x=x, y=y, mode="markers",
-        marker=dict(size=max(4.0, cell_px * 0.9), symbol="square", color="rgba(0,0,0,0)"),
-        customdata=np.stack([rows, cols], axis=1),
-        hovertemplate="cell row %{customdata[0]}, col %{customdata[1]}<extra></extra>",
-        name="cells",
-    ))
+    fig.add_trace(clickable_cells(x, y, np.stack([rows, cols], axis=1), max(4.0, cell_px * 0.9),
+                                  "cell row %{customdata[0]}, col %{customdata[1]}<extra></extra>"))
     _add_box(fig, box)
     _add_query(fig, img.shape, grid, query)
     fig.update_layout(clickmode="event+select")
     return fig
 
 
-def overlay_figure(image, attention, box=None, query=None, title: str = "", size: int = 260,
-                   zmax: float | None = None, value_name: str = "weight",
-                   opacity: float = 1.0) -> go.Figure:
-    """A (h, w) attention map over the (H, W) image; ground-truth box and query cell outlined."""
+def cell_map_figure(image, attention, box=None, query=None, title: str = "", size: int = 260,
+                    zmax: float | None = None, value_name: str = "weight",
+                    opacity: float = 1.0) -> go.Figure:
+    """A (h, w) attention map drawn cell by cell over the small (H, W) canvas, with hover
+    values and an absolute colour bar (so variants and signs can be compared); the
+    ground-truth box and the query cell outlined. Large photos use viz/images.py's
+    ``overlay_figure``, which blends the map into one PNG instead."""
     img = _check_image(image)
     a = np.asarray(attention, dtype=np.float32)
     if a.ndim != 2:
@@ -122,7 +118,7 @@ def overlay_figure(image, attention, box=None, query=None, title: str = "", size
         # A horizontal colour bar under the image leaves the image the full width.
         colorbar=dict(orientation="h", thickness=8, len=0.9, y=-0.02, yanchor="top",
                       tickfont=dict(size=9), nticks=4),
-        hovertemplate="row %{y:.0f}px, col %{x:.0f}px<br>" + _esc(value_name) + " %{z:.4f}<extra></extra>",
+        hovertemplate="row %{y:.0f}px, col %{x:.0f}px<br>" + escape(value_name) + " %{z:.4f}<extra></extra>",
     ))
     _add_box(fig, box)
     _add_query(fig, img.shape, (gh, gw), query)
@@ -137,7 +133,7 @@ def channel_bars(weights, title: str = "", size: int = 340) -> go.Figure:
         raise ValueError("no channel weights to draw")
     fig = go.Figure(go.Bar(x=np.arange(wts.size), y=wts, marker_color="#5c6bc0",
                            hovertemplate="channel %{x}<br>gate %{y:.3f}<extra></extra>"))
-    fig.update_layout(title=dict(text=_esc(title), font=dict(size=13)), height=220, width=size,
+    fig.update_layout(title=dict(text=escape(title), font=dict(size=13)), height=220, width=size,
                       margin=dict(l=5, r=5, t=40, b=30), yaxis=dict(range=[0, 1], title="gate"),
                       xaxis=dict(title="channel"), bargap=0.1)
     return fig

@@ -8,12 +8,13 @@ et al. 2015) and a highlight for the decoding step being replayed.
 
 from __future__ import annotations
 
-import html
 
 import numpy as np
 import plotly.graph_objects as go
 
 from plotly.colors import qualitative
+
+from viz.text import escape
 
 HEAD_COLORS = qualitative.Dark24
 
@@ -29,9 +30,9 @@ def bleu_length_figure(buckets: list[str], series: dict[str, list[float | None]]
             raise ValueError(f"{name}: {len(values)} values for {len(buckets)} buckets")
         y = [np.nan if v is None else float(v) for v in values]
         fig.add_trace(go.Scatter(
-            x=list(buckets), y=y, mode="lines+markers", name=html.escape(name, quote=False),
+            x=list(buckets), y=y, mode="lines+markers", name=escape(name),
             line=dict(color=MODEL_COLORS.get(name, HEAD_COLORS[i % len(HEAD_COLORS)]), width=3),
-            hovertemplate=html.escape(name, quote=False) + "<br>source words %{x}<br>BLEU %{y:.2f}<extra></extra>"))
+            hovertemplate=escape(name) + "<br>source words %{x}<br>BLEU %{y:.2f}<extra></extra>"))
     ticks = list(buckets)
     if counts is not None:
         ticks = [f"{b}<br>({n} verses)" for b, n in zip(buckets, counts)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from viz.spatial import channel_bars, clickable_image, mosaic, overlay_figure, samples_figure
+from viz.spatial import channel_bars, clickable_image, mosaic, cell_map_figure, samples_figure
 
 
 def test_clickable_image_has_one_marker_per_cell():
@@ -22,14 +22,14 @@ def test_clickable_image_has_one_marker_per_cell():
 
 def test_overlay_places_grid_over_canvas():
     att = np.arange(16.0).reshape(4, 4)
-    fig = overlay_figure(np.zeros((64, 64)), att, title="a & b")
+    fig = cell_map_figure(np.zeros((64, 64)), att, title="a & b")
     heat = fig.data[1]
     assert heat.dx == 16 and heat.x0 == pytest.approx(7.5)
     assert "&amp;" in fig.layout.title.text
     with pytest.raises(ValueError):
-        overlay_figure(np.zeros((64, 64)), np.zeros(16))
+        cell_map_figure(np.zeros((64, 64)), np.zeros(16))
     with pytest.raises(ValueError):
-        overlay_figure(np.zeros((2, 2, 3)), att)
+        cell_map_figure(np.zeros((2, 2, 3)), att)
 
 
 def test_channel_bars_and_mosaic():
