@@ -183,16 +183,33 @@ class ShowAttendTell(nn.Module):
                          meta={"word": w, "step": t, "beta": float(b), "model": f"show_attend_tell/{self.mode}"})
             for t, (w, alpha, b) in enumerate(zip(words, alphas, betas)))
 
+    def _start(self, x: torch.Tensor, max_len: int | None):
+        """What every decoder begins with: annotations, their projection, the grid, the
+        initial LSTM state, <start> for each image, and the length limit."""
+        self.eval()
+        a, a_proj, grid = self.encode(x)
+        h, c = self.init_state(a)
+        y = torch.full((x.shape[0],), self.word_id[START], dtype=torch.long, device=x.device)
+        return a, a_proj, grid, h, c, y, max_len or self.max_len
+
+    @torch.inference_mode()
+    def greedy_tokens(self, x: torch.Tensor, max_len: int | None = None) -> torch.Tensor:
+        """Batched greedy decoding with the same rules as ``greedy``: token ids (B, max_len)
+        (everything after the first <end> is to be ignored)."""
+        a, a_proj, _grid, h, c, y, max_len = self._start(x, max_len)
+        out = []
+        for step in range(max_len):
+            lp, _alpha, _beta, h, c = self.step(a, a_proj, y, h, c)
+            y = restrict(lp, last=step == max_len - 1).argmax(-1)
+            out.append(y)
+        return torch.stack(out, 1)
+
     @torch.inference_mode()
     def greedy(self, x: torch.Tensor, max_len: int | None = None) -> Generated:
         """Argmax decoding of one image x (1, 1, 64, 64)."""
         if x.shape[0] != 1:
             raise ValueError("greedy decodes one image at a time")
-        self.eval()
-        max_len = max_len or self.max_len
-        a, a_proj, grid = self.encode(x)
-        h, c = self.init_state(a)
-        y = torch.tensor([self.word_id[START]], device=x.device)
+        a, a_proj, grid, h, c, y, max_len = self._start(x, max_len)
         words, alphas, betas, score = [], [], [], 0.0
         for step in range(max_len):
             lp, alpha, beta, h, c = self.step(a, a_proj, y, h, c)
@@ -216,16 +233,12 @@ class ShowAttendTell(nn.Module):
             raise ValueError("beam width must be between 1 and 10")
         if x.shape[0] != 1:
             raise ValueError("beam search decodes one image at a time")
-        self.eval()
-        max_len = max_len or self.max_len
-        a, a_proj, grid = self.encode(x)
-        h, c = self.init_state(a)
+        a, a_proj, grid, h, c, y, max_len = self._start(x, max_len)
         # Live beams: token lists, scores, alpha/beta history; all batched along dim 0.
         seqs: list[list[int]] = [[]]
         scores = torch.zeros(1, device=x.device)
         hist_alpha: list[list[torch.Tensor]] = [[]]
         hist_beta: list[list[float]] = [[]]
-        y = torch.tensor([self.word_id[START]], device=x.device)
         finished: list[tuple[float, list[int], list, list]] = []
         for step in range(max_len):
             n = len(seqs)

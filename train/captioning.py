@@ -24,10 +24,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from corpora.captions import (MAX_LEN, PAD, START, VOCAB, WORD_ID, build_captioned, cell_coverage,
+from corpora.captions import (MAX_LEN, PAD, VOCAB, WORD_ID, build_captioned, cell_coverage,
                              decode)
 from corpora.fashion import DATA_DIR
-from models.show_attend_tell import MODES, ShowAttendTell, caption_loss, restrict
+from models.show_attend_tell import MODES, ShowAttendTell, caption_loss
 from train.cards import run_facts, write_card
 from train.checkpoint import restore_checkpoint, save_checkpoint, save_weights
 from train.options import add_run_options, start_run
@@ -118,21 +118,6 @@ def fit(model, data, *, epochs, batch, lr, lam, seed, device, max_seconds=float(
 
 
 @torch.inference_mode()
-def greedy_batch(model, x: torch.Tensor, max_len: int = MAX_LEN) -> np.ndarray:
-    """Batched greedy decoding (same rules as ShowAttendTell.greedy): token ids (B, max_len)."""
-    model.eval()
-    a, a_proj, _grid = model.encode(x)
-    h, c = model.init_state(a)
-    y = torch.full((x.shape[0],), WORD_ID[START], dtype=torch.long, device=x.device)
-    out = []
-    for step in range(max_len):
-        lp, _alpha, _beta, h, c = model.step(a, a_proj, y, h, c)
-        y = restrict(lp, last=step == max_len - 1).argmax(-1)
-        out.append(y)
-    return torch.stack(out, 1).cpu().numpy()
-
-
-@torch.inference_mode()
 def evaluate(model, data, *, device, batch: int = 250) -> dict:
     """BLEU-4 (sacrebleu, one reference), exact match and attention correctness on ``data``."""
     import sacrebleu
@@ -143,7 +128,7 @@ def evaluate(model, data, *, device, batch: int = 250) -> dict:
     for s in range(0, len(images), batch):
         x = as_input(images[s : s + batch], device)
         y = torch.from_numpy(tokens[s : s + batch]).to(device)
-        for row_gen, row_ref in zip(greedy_batch(model, x), tokens[s : s + batch]):
+        for row_gen, row_ref in zip(model.greedy_tokens(x).cpu().numpy(), tokens[s : s + batch]):
             hyps.append(" ".join(decode(row_gen)))
             refs.append(" ".join(decode(row_ref)))
         _logp, alphas, beta, grid = model.teacher_forced(x, y)
