@@ -12,7 +12,7 @@ export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 
 SPATIAL_ARCHS := baseline nl_gaussian nl_embedded nl_dot nl_concat dnl cbam_channel cbam_full
 
-.PHONY: run test venv chromium data corpus bench bench-deps train-spatial train-sagan train-captioning translation clean
+.PHONY: run test venv chromium data corpus bench bench-deps train-spatial train-sagan train-captioning translation mutate clean
 
 run: $(STAMP)
 	@# The image lab's scenes need Fashion-MNIST; without root the rest of the app still runs.
@@ -76,6 +76,18 @@ bench-deps: $(STAMP)
 bench: bench-deps
 	$(PY) bench/transformer_payload.py
 	$(PY) bench/photos_click.py
+
+# Mutation testing of models/mechanisms/ and analysis/ (config in pyproject.toml; not part of
+# `make test`; about 15 minutes on 2 cores). Scores per file: docs/mutation.md.
+mutate: $(STAMP)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	rm -rf mutants
+	OMP_NUM_THREADS=1 nice -n 10 $(VENV)/bin/mutmut run --max-children $${MUTATE_JOBS:-1} || true
+	$(VENV)/bin/mutmut results
+	@echo "per file: killed/total (timeouts count as killed)"
+	@$(VENV)/bin/mutmut results --all true | awk -F': ' '{ split($$1, a, ".x"); m = a[1]; gsub(/ /, "", m); \
+	  t[m]++; if ($$2 == "killed" || $$2 == "timeout") k[m]++ } \
+	  END { for (m in t) printf "%-40s %4d/%4d  %5.1f%%\n", m, k[m], t[m], 100 * k[m] / t[m] }' | sort
 
 clean:
 	rm -rf $(VENV) .pytest_cache
