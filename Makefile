@@ -78,7 +78,7 @@ bench: bench-deps
 	$(PY) bench/photos_click.py
 
 # Mutation testing of models/mechanisms/ and analysis/ (config in pyproject.toml; not part of
-# `make test`; about 15 minutes on 2 cores). Scores per file: docs/mutation.md.
+# `make test`; about 14 minutes with MUTATE_JOBS=2 on 2 cores). Scores: docs/mutation.md.
 mutate: $(STAMP)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	rm -rf mutants

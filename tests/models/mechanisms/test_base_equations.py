@@ -46,3 +46,10 @@ def test_masked_softmax():
     assert_close(w[1], torch.full((3,), 1 / 3, dtype=torch.float64))
     e = torch.exp(s)
     assert_close(masked_softmax(s, None), e / e.sum(-1, keepdim=True))
+
+
+def test_flat_index_says_what_is_out_of_range():
+    with pytest.raises(IndexError, match=r"^query \(4, 0\) outside the 4 x 5 grid$"):
+        flat_index((4, 0), (4, 5))
+    with pytest.raises(IndexError, match=r"^query 20 outside 0\.\.19$"):
+        flat_index(20, (4, 5))

@@ -109,3 +109,9 @@ def test_parts_and_defaults():
     assert_close(SpatialAttention.descriptors(x), torch.stack([x.mean(1), x.max(1).values], 1))
     with pytest.raises(ValueError):
         CBAM(8, mode="spatial")
+
+
+def test_reduction_reaches_the_mlp_and_channel_only_says_why():
+    assert CBAM(8, reduction=2).channel.mlp[0].out_channels == 4
+    with pytest.raises(ValueError, match="^channel-only CBAM has no spatial mask$"):
+        CBAM(8, mode="channel").spatial_at(torch.randn(1, 8, 3, 3), 0)

@@ -92,3 +92,9 @@ def test_width_must_divide_into_heads():
     assert (block.h, block.name, block.kind) == (2, "attention", "self")
     with pytest.raises(ValueError):
         MultiHead(10, 3)
+
+
+def test_causal_mask_on_the_given_device_and_width_message():
+    assert causal_mask(3, device="meta").device.type == "meta"
+    with pytest.raises(ValueError, match="^model width 10 is not divisible by 3 heads$"):
+        MultiHead(10, 3)
