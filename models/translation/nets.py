@@ -9,7 +9,7 @@ start a multilayer LSTM decoder.
 
 RNNsearch (Bahdanau, Cho & Bengio 2015): bidirectional GRU encoder, h_j = [h_j_fwd; h_j_bwd];
 GRU decoder s_i = GRU([y_{i-1}; c_i], s_{i-1}), s_0 = tanh(W_s h_1_bwd), with additive
-attention (models/mechanisms/multi_head.py) giving one alignment row a_i. per target token;
+attention (models/mechanisms/additive.py) giving one alignment row a_i. per target token;
 readout t_i = tanh(W_o [s_i; c_i; y_{i-1}]) -> softmax (the paper's maxout readout replaced
 by tanh, a simplification).
     record "rnnsearch.alignment": kind "alignment", axes (query, key) = (target, source),
