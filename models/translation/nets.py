@@ -25,7 +25,7 @@ multi-head scaled dot-product attention on the plain path.
 Decoding: ``greedy`` and ``beam_search`` (width 1..10; width 1 is greedy) only choose
 tokens; the attention of the chosen hypothesis is then read by one teacher-forced pass
 over it (``attention``), which in eval mode gives exactly the weights seen while decoding.
-Token ids: 0 pad, 1 unk, 2 bos, 3 eos (as in the sentencepiece models of corpus.py).
+Token ids: 0 pad, 1 unk, 2 bos, 3 eos (as in the sentencepiece models of corpora/bible.py).
 """
 
 from __future__ import annotations
