@@ -12,19 +12,22 @@ GRU decoder s_i = GRU([y_{i-1}; c_i], s_{i-1}), s_0 = tanh(W_s h_1_bwd), with ad
 attention (models/mechanisms/additive.py) giving one alignment row a_i. per target token;
 readout t_i = tanh(W_o [s_i; c_i; y_{i-1}]) -> softmax (the paper's maxout readout replaced
 by tanh, a simplification).
-    record "rnnsearch.alignment": kind "alignment", axes (query, key) = (target, source),
-    shape (T, S); every row sums to 1.
+    record "rnnsearch.alignment": kind "alignment", axes (batch, query, key) =
+    (sentence, target, source), shape (B, T, S); every row sums to 1.
 
 Transformer (Vaswani et al. 2017): pre-norm encoder-decoder (pre-norm instead of the
 paper's post-norm, which trains more reliably in a short CPU run), sinusoidal positions,
 multi-head scaled dot-product attention on the plain path.
-    records "encoder.self"  (layer, head, query, key)  (L, H, S, S)
-            "decoder.self"  (layer, head, query, key)  (L, H, T, T), causal: zero above the diagonal
-            "decoder.cross" (layer, head, query, key)  (L, H, T, S)
+    records "encoder.self"  (batch, layer, head, query, key)  (B, L, H, S, S)
+            "decoder.self"  (batch, layer, head, query, key)  (B, L, H, T, T), causal: zero above the diagonal
+            "decoder.cross" (batch, layer, head, query, key)  (B, L, H, T, S)
+
+Every network's ``forward(src, tgt_in)`` returns (logits (B, T, V), records);
+``sentence_attention`` gives one sentence's records without the batch axis, with labels.
 
 Decoding: ``greedy`` and ``beam_search`` (width 1..10; width 1 is greedy) only choose
 tokens; the attention of the chosen hypothesis is then read by one teacher-forced pass
-over it (``attention``), which in eval mode gives exactly the weights seen while decoding.
+over it (``sentence_attention``), which in eval mode gives exactly the weights seen while decoding.
 Token ids: 0 pad, 1 unk, 2 bos, 3 eos (as in the sentencepiece models of corpora/bible.py).
 """
 
