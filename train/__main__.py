@@ -8,8 +8,8 @@
     python -m train minilm                       # the card of the pretrained MiniLM
 
 Each lab is a module of this package with ``main(argv)``; this file only dispatches by
-lab name. Modules are imported only
-when their lab is asked for, so one lab's dependencies never slow another's start.
+lab name. Modules are imported only when their lab is asked for, so one lab's
+dependencies never slow another's start.
 """
 
 from __future__ import annotations

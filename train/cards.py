@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import sys
 from pathlib import Path
 
 import torch
@@ -58,9 +57,9 @@ def minilm_card() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    out = Path(argv[1]) if len(argv) == 2 and argv[0] == "--out" else ASSETS
-    path = out / "all-minilm-l6-v2.json"
+    parser = argparse.ArgumentParser(prog="python -m train minilm", description=__doc__)
+    parser.add_argument("--out", type=Path, default=ASSETS, help="where the card goes")
+    path = parser.parse_args(argv).out / "all-minilm-l6-v2.json"
     write_card(minilm_card(), path)
     print(f"wrote {path}")
     return 0

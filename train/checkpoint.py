@@ -27,10 +27,11 @@ def save_checkpoint(path: Path | None, stateful: dict, **counters) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {name: obj.state_dict() for name, obj in stateful.items()}
     state.update(counters)
+    kind, keys, *rest = np.random.get_state()
     state["rng"] = {
         "torch": torch.get_rng_state(),
         # numpy's legacy state as plain lists so weights_only loading accepts it
-        "numpy": [np.random.get_state()[0], np.random.get_state()[1].tolist(), *np.random.get_state()[2:]],
+        "numpy": [kind, keys.tolist(), *rest],
         "python": random.getstate(),
     }
     tmp = path.with_suffix(".tmp")
