@@ -22,7 +22,9 @@ multi-head scaled dot-product attention on the plain path.
             "decoder.self"  (batch, layer, head, query, key)  (B, L, H, T, T), causal: zero above the diagonal
             "decoder.cross" (batch, layer, head, query, key)  (B, L, H, T, S)
 
-Every network's ``forward(src, tgt_in)`` returns (logits (B, T, V), records);
+Every network's ``forward(src, tgt_in, need_weights=True)`` returns (logits (B, T, V),
+records); training passes need_weights=False and gets no records (the Transformer then
+runs PyTorch's fused attention kernel).
 ``sentence_attention`` gives one sentence's records without the batch axis, with labels.
 
 Decoding: ``greedy`` and ``beam_search`` (width 1..10; width 1 is greedy) only choose
@@ -99,7 +101,7 @@ class Seq2Seq(nn.Module):
         _, (h, c) = self.encoder(packed)                                # (layers, B, H) each
         return {"h": h, "c": c}
 
-    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor):
+    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor, need_weights: bool = True):
         state = self.encode(src)
         out, _ = self.decoder(self.drop(self.tgt_emb(tgt_in)), (state["h"], state["c"]))
         # no attention: the source reaches the decoder only through (h, c)
@@ -144,31 +146,52 @@ class RNNsearch(nn.Module):
         s0 = torch.tanh(self.init(h[1]))                                # h[1]: backward state at j=1
         return {"s": s0, "h": annotations, "Uh": self.U_a(annotations), "mask": mask}
 
-    def _step(self, state: dict, emb: torch.Tensor):
-        context, weights = additive_attention(self.W_a(state["s"]), state["Uh"], self.v_a,
-                                              state["h"], state["mask"])  # (B, 2E), (B, S)
-        s = self.cell(torch.cat([emb, context], -1), state["s"])       # (B, hidden)
-        logits = self.out(self.drop(torch.tanh(self.readout(self.drop(torch.cat([s, context, emb], -1))))))
-        return logits, {**state, "s": s}, weights
+    def _input_gates(self, emb: torch.Tensor) -> torch.Tensor:
+        """The y_{i-1} part of the GRU's input gates, W_ih[:, :emb] y + b_ih: it does not
+        depend on the attention, so teacher forcing computes it for all i in one product."""
+        return nn.functional.linear(emb, self.cell.weight_ih[:, :self.cfg.emb], self.cell.bias_ih)
 
-    def forward(self, src, tgt_in):
-        """Teacher forcing: logits (B, T, V) and ("rnnsearch.alignment": (B, T, S),)."""
+    def _step(self, s_prev: torch.Tensor, state: dict, input_gates: torch.Tensor):
+        """Attend with s_{i-1}, then s_i = GRU([y_{i-1}; c_i], s_{i-1}) with ``self.cell``'s
+        weights (PyTorch's GRUCell equations written out, so the y part can be precomputed)."""
+        context, weights = additive_attention(self.W_a(s_prev), state["Uh"], self.v_a,
+                                              state["h"], state["mask"])  # (B, 2E), (B, S)
+        gi = input_gates + nn.functional.linear(context, self.cell.weight_ih[:, self.cfg.emb:])
+        gh = nn.functional.linear(s_prev, self.cell.weight_hh, self.cell.bias_hh)
+        i_r, i_z, i_n = gi.chunk(3, -1)
+        h_r, h_z, h_n = gh.chunk(3, -1)
+        r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+        n = torch.tanh(i_n + r * h_n)
+        return (1 - z) * n + z * s_prev, context, weights               # s_i (B, hidden)
+
+    def _readout(self, s, context, emb):
+        """t_i = tanh(W_o [s_i; c_i; y_{i-1}]) -> logits; batched over all i when teacher forcing."""
+        return self.out(self.drop(torch.tanh(self.readout(self.drop(torch.cat([s, context, emb], -1))))))
+
+    def forward(self, src, tgt_in, need_weights: bool = True):
+        """Teacher forcing: logits (B, T, V) and ("rnnsearch.alignment": (B, T, S),),
+        or no records with need_weights=False (training)."""
         state = self.encode(src)
         emb = self.drop(self.tgt_emb(tgt_in))                           # (B, T, emb)
-        logits, rows = [], []
+        gates = self._input_gates(emb)                                  # (B, T, 3 hidden)
+        s, states, contexts, rows = state["s"], [], [], []
         for t in range(tgt_in.shape[1]):
-            lg, state, w = self._step(state, emb[:, t])
-            logits.append(lg)
+            s, context, w = self._step(s, state, gates[:, t])
+            states.append(s)
+            contexts.append(context)
             rows.append(w)
-        logits = torch.stack(logits, 1)                                 # (B, T, V)
+        logits = self._readout(torch.stack(states, 1), torch.stack(contexts, 1), emb)  # (B, T, V)
+        if not need_weights:
+            return logits, ()
         record = AttentionMap("rnnsearch.alignment", "alignment", torch.stack(rows, 1),  # (B, T, S)
                               ("batch", "query", "key"),
                               meta={"model": "rnnsearch", "normalised": "softmax over source"})
         return logits, (record,)
 
     def step(self, state, last):
-        logits, state, _ = self._step(state, self.tgt_emb(last))
-        return torch.log_softmax(logits, -1), state
+        emb = self.tgt_emb(last)
+        s, context, _ = self._step(state["s"], state, self._input_gates(emb))
+        return torch.log_softmax(self._readout(s, context, emb), -1), {**state, "s": s}
 
     @staticmethod
     def reorder(state, idx):
@@ -184,9 +207,9 @@ class EncoderLayer(nn.Module):
         self.ff = nn.Sequential(nn.Linear(d, cfg.ff), nn.ReLU(), nn.Dropout(cfg.dropout), nn.Linear(cfg.ff, d))
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x, mask):
+    def forward(self, x, mask, need_weights: bool = True):
         y = self.n1(x)
-        a, records = self.att(y, y, mask)
+        a, records = self.att(y, y, mask, need_weights)
         x = x + self.drop(a)
         return x + self.drop(self.ff(self.n2(x))), records
 
@@ -201,13 +224,28 @@ class DecoderLayer(nn.Module):
         self.ff = nn.Sequential(nn.Linear(d, cfg.ff), nn.ReLU(), nn.Dropout(cfg.dropout), nn.Linear(cfg.ff, d))
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x, mem, self_mask, mem_mask):
+    def forward(self, x, mem, self_mask, mem_mask, need_weights: bool = True):
         y = self.n1(x)
-        a, self_records = self.self_att(y, y, self_mask)
+        a, self_records = self.self_att(y, y, self_mask, need_weights)
         x = x + self.drop(a)
-        a, cross_records = self.cross(self.n2(x), mem, mem_mask)
+        a, cross_records = self.cross(self.n2(x), mem, mem_mask, need_weights)
         x = x + self.drop(a)
         return x + self.drop(self.ff(self.n3(x))), self_records + cross_records
+
+    def step(self, x, cache, cross_kv, mem_mask):
+        """One new position x (B, 1, d) given the cached self-attention keys and values
+        of the earlier positions (None at the first step) and the memory's projected
+        keys and values: the same sums as ``forward`` over the prefix, for the last row
+        only (a new query sees every cached key, so no causal mask is needed)."""
+        y = self.n1(x)
+        k, v = self.self_att.keys_values(y)                             # (B, h, 1, d/h) each
+        if cache is not None:
+            k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)
+        a, _ = self.self_att(y, None, None, need_weights=False, kv=(k, v))
+        x = x + self.drop(a)
+        a, _ = self.cross(self.n2(x), None, mem_mask, need_weights=False, kv=cross_kv)
+        x = x + self.drop(a)
+        return x + self.drop(self.ff(self.n3(x))), (k, v)
 
 
 def sinusoid(n: int, d: int) -> torch.Tensor:
@@ -232,35 +270,38 @@ class Transformer(nn.Module):
         self.out = nn.Linear(d, cfg.tgt_vocab)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def _embed(self, table, ids):
-        n = ids.shape[1]
+    def _embed(self, table, ids, start: int = 0):
+        n = start + ids.shape[1]
         if n > self.pe.shape[0]:
             raise ValueError(f"sequence of {n} tokens is longer than the model's {self.pe.shape[0]}")
-        return self.drop(table(ids) * math.sqrt(self.cfg.emb) + self.pe[:n])
+        return self.drop(table(ids) * math.sqrt(self.cfg.emb) + self.pe[start:n])
 
-    def encode(self, src):
+    def encode(self, src, need_weights: bool = True):
         mask = _lengths_mask(src)[:, None, None, :]                     # (B, 1, 1, S)
         x, records = self._embed(self.src_emb, src), []
         for layer in self.enc:
-            x, layer_records = layer(x, mask)
+            x, layer_records = layer(x, mask, need_weights)
             records.extend(layer_records)
         return {"mem": self.enc_norm(x), "mask": mask, "records": records}
 
-    def decode(self, state, tgt_in):
+    def decode(self, state, tgt_in, need_weights: bool = True):
         T = tgt_in.shape[1]
         self_mask = causal_mask(T, tgt_in.device)[None, None] & (tgt_in != PAD)[:, None, None, :]
         x, records = self._embed(self.tgt_emb, tgt_in), []
         for layer in self.dec:
-            x, layer_records = layer(x, state["mem"], self_mask, state["mask"])
+            x, layer_records = layer(x, state["mem"], self_mask, state["mask"], need_weights)
             records.extend(layer_records)
         return self.out(self.dec_norm(x)), records                      # (B, T, V), per-layer records
 
-    def forward(self, src, tgt_in):
+    def forward(self, src, tgt_in, need_weights: bool = True):
         """Teacher forcing: logits (B, T, V) and the per-layer maps stacked into
         "encoder.self" (B, L, H, S, S), "decoder.self" (B, L, H, T, T, causal) and
-        "decoder.cross" (B, L, H, T, S), axes ("batch", "layer", "head", "query", "key")."""
-        state = self.encode(src)
-        logits, dec_records = self.decode(state, tgt_in)
+        "decoder.cross" (B, L, H, T, S), axes ("batch", "layer", "head", "query", "key").
+        need_weights=False (training) runs the fused kernel and returns no records."""
+        state = self.encode(src, need_weights)
+        logits, dec_records = self.decode(state, tgt_in, need_weights)
+        if not need_weights:
+            return logits, ()
         per_layer = state["records"] + dec_records
         meta = {"model": "transformer", "normalised": "softmax(QK^T/sqrt(d)) per head"}
 
@@ -273,14 +314,29 @@ class Transformer(nn.Module):
         return logits, (stacked("encoder", "self"), stacked("decoder", "self"), stacked("decoder", "cross"))
 
     def step(self, state, last):
-        # Re-runs the decoder over the whole prefix: simple, and cheap at verse length.
-        prefix = torch.cat([state["prefix"], last.unsqueeze(1)], 1) if "prefix" in state else last.unsqueeze(1)
-        logits, _ = self.decode(state, prefix)
-        return torch.log_softmax(logits[:, -1], -1), {**state, "prefix": prefix}
+        """One decoding step with cached keys and values: each layer keeps its
+        self-attention keys and values of the earlier positions, and the memory's keys and
+        values are projected once, so a step costs O(t) instead of re-running the prefix."""
+        t = state.get("t", 0)
+        if "cross_kv" not in state:
+            state = {**state, "cross_kv": [layer.cross.keys_values(state["mem"]) for layer in self.dec]}
+        x = self._embed(self.tgt_emb, last.unsqueeze(1), start=t)       # (B, 1, d)
+        caches = []
+        for i, layer in enumerate(self.dec):
+            x, kv = layer.step(x, state["self_kv"][i] if t else None, state["cross_kv"][i], state["mask"])
+            caches.append(kv)
+        logits = self.out(self.dec_norm(x))[:, 0]                       # (B, V)
+        return torch.log_softmax(logits, -1), {**state, "self_kv": caches, "t": t + 1}
 
     @staticmethod
     def reorder(state, idx):
-        return {k: (v[idx] if torch.is_tensor(v) else v) for k, v in state.items() if k != "records"}
+        def pick(v):
+            if torch.is_tensor(v):
+                return v[idx]
+            if isinstance(v, (list, tuple)):
+                return type(v)(pick(x) for x in v)
+            return v
+        return {k: pick(v) for k, v in state.items() if k != "records"}
 
 def sentence_attention(model: nn.Module, src: torch.Tensor, tgt_in: torch.Tensor,
                        src_labels=None, tgt_labels=None) -> tuple[AttentionMap, ...]:
@@ -302,6 +358,11 @@ def build_model(cfg: NetConfig) -> nn.Module:
 
 
 # --------------------------------------------------------------------------- decoding
+def _encode(model, src):
+    """The encoder's state for decoding; the Transformer skips its attention records."""
+    return model.encode(src, need_weights=False) if isinstance(model, Transformer) else model.encode(src)
+
+
 def _next(model, state, last):
     """One decoding step; PAD and BOS can never be produced."""
     logp, state = model.step(state, last)
@@ -315,7 +376,7 @@ def greedy(model, src: torch.Tensor, max_len: int = 120) -> list[list[int]]:
     """Batched greedy decoding; src (B, S). Returns token ids without BOS/EOS."""
     model.eval()
     B = src.shape[0]
-    state = model.encode(src)
+    state = _encode(model, src)
     last = torch.full((B,), BOS, dtype=torch.long, device=src.device)
     out = torch.zeros(B, 0, dtype=torch.long, device=src.device)
     done = torch.zeros(B, dtype=torch.bool, device=src.device)
@@ -349,7 +410,7 @@ def beam_search(model, src: torch.Tensor, width: int = 5, max_len: int = 120,
     if not 1 <= width <= 10:
         raise ValueError("beam width must be between 1 and 10")
     model.eval()
-    state = model.encode(src)
+    state = _encode(model, src)
     hyps = [[]]
     scores = torch.zeros(1, device=src.device)
     last = torch.full((1,), BOS, dtype=torch.long, device=src.device)

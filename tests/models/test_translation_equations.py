@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 from torch.testing import assert_close
 
@@ -188,3 +189,31 @@ def test_transformer_step_matches_teacher_forcing():
         logp, state = model.step(state, TGT[:, i])
         real = TGT[:, i] != PAD
         assert_close(logp[real], torch.log_softmax(logits[real, i], -1))
+
+
+@torch.no_grad()
+def test_transformer_training_path_gives_the_same_logits_without_records():
+    model = randomise(Transformer(cfg("transformer")), scale=0.3).eval()
+    logits, records = model(SRC, TGT)
+    fast, none = model(SRC, TGT, need_weights=False)
+    assert none == () and len(records) == 3
+    real = TGT != PAD
+    assert_close(fast[real], logits[real])
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("arch", ["rnnsearch", "transformer", "seq2seq"])
+def test_decoder_state_follows_a_reorder(arch):
+    """Beam search reorders the cached decoder state: after picking rows [2, 0, 0] the
+    next step must equal teacher forcing on those sentences."""
+    model = randomise({"rnnsearch": RNNsearch, "transformer": Transformer, "seq2seq": Seq2Seq}[arch](cfg(arch)),
+                      scale=0.3).eval()
+    tgt = TGT[:, :3].clone()
+    tgt[tgt == PAD] = 7
+    state = model.encode(SRC)
+    for i in range(2):
+        _, state = model.step(state, tgt[:, i])
+    idx = torch.tensor([2, 0, 0])
+    logp, _ = model.step(model.reorder(state, idx), tgt[idx, 2])
+    logits, _ = model(SRC[idx], tgt[idx])
+    assert_close(logp, torch.log_softmax(logits[:, 2], -1))

@@ -6,7 +6,7 @@ import random
 import pytest
 import torch
 
-from train.translation import main
+from train.translation import lr_factor, main, plateaued
 from models.translation.translator import Translator
 
 EN = "the cat dog man woman house sees eats big small red green water bread gives has".split()
@@ -30,7 +30,7 @@ def test_training_runs_writes_card_and_resumes(arch, tiny_tsv, tmp_path, capsys)
     common = ["--arch", arch, "--tsv", str(tiny_tsv), "--vocab", "40", "--emb", "16", "--hidden", "16",
               "--layers", "1", "--heads", "2", "--ff", "32", "--max-tokens", "200",
               "--out", str(tmp_path), "--checkpoints", str(tmp_path / "ck")]
-    main(common + ["--max-steps", "3"])
+    main(common + ["--max-steps", "3", "--eval-every", "2"])
     card = json.loads((tmp_path / "translation-tiny.json").with_name(f"translation-{arch}-tiny.json").read_text())
     assert card["trained_here"] is True and card["page"] == "Translation"
     assert card["made_by"].startswith("python -m train translation --arch " + arch)
@@ -38,8 +38,11 @@ def test_training_runs_writes_card_and_resumes(arch, tiny_tsv, tmp_path, capsys)
     assert m["train_steps"] == 3 and m["test_sentences"] == 6  # 5% of 120 pairs
     assert 0.0 <= m["bleu"] <= 100.0 and all(not isinstance(v, (dict, list)) for v in m.values())
     assert card["parameters"] > 0
+    (point,) = card["dev_history"]  # one evaluation at step 2: the learning curve's first point
+    assert point["step"] == 2 and 0.0 <= point["dev_bleu"] <= 100.0 and point["dev_loss"] > 0
+    assert card["best_step"] == 2 and "step cap 3" in card["training"]
     # resumes from the checkpoint instead of starting again
-    main(common + ["--max-steps", "5", "--resume"])
+    main(common + ["--max-steps", "5", "--eval-every", "2", "--resume"])
     assert "resumed" in capsys.readouterr().out
     assert [(r["from_step"], r["to_step"]) for r in json.loads((tmp_path / f"translation-{arch}-tiny.json").read_text())["runs"]] == [(0, 3), (3, 5)]
     card = json.loads((tmp_path / f"translation-{arch}-tiny.json").read_text())
@@ -56,3 +59,33 @@ def test_tsv_with_too_few_pairs_is_refused(tmp_path):
     with pytest.raises(SystemExit, match="at least 20"):
         main(["--arch", "rnnsearch", "--tsv", str(path), "--out", str(tmp_path),
               "--checkpoints", str(tmp_path)])
+
+
+def test_a_sitting_ends_by_minutes_without_export_and_resumes(tiny_tsv, tmp_path, capsys):
+    common = ["--arch", "transformer", "--tsv", str(tiny_tsv), "--vocab", "40", "--emb", "16", "--hidden", "16",
+              "--layers", "1", "--heads", "2", "--ff", "32", "--max-tokens", "200",
+              "--out", str(tmp_path), "--checkpoints", str(tmp_path / "ck")]
+    main(common + ["--minutes", "0.0001"])  # stops after its first step
+    assert "continue with" in capsys.readouterr().out
+    assert not list(tmp_path.glob("*.json")), "an unfinished run exports nothing"
+    main(common + ["--max-steps", "4", "--resume"])
+    card = json.loads((tmp_path / "translation-transformer-tiny.json").read_text())
+    assert [(r["from_step"], r["to_step"]) for r in card["runs"]] == [(0, 1), (1, 4)]
+    assert all(r["device"] == "cpu" and r["minutes"] >= 0 for r in card["runs"])
+
+
+@pytest.mark.parametrize("bleus,stop", [
+    ([], False), ([1.0, 2.0, 3.0], False),            # fewer than four evaluations: never
+    ([5.0, 8.0, 8.1, 8.2, 8.29], True),               # best of the last three beats 8.0 by 0.29
+    ([5.0, 8.0, 8.1, 8.2, 8.31], False),              # by 0.31
+    ([5.0, 9.0, 7.0, 7.5, 8.0], True),                # worse than before
+    ([1.0, 2.0, 3.0, 4.0], False),
+])
+def test_plateau_rule(bleus, stop):
+    assert plateaued(bleus) is stop
+
+
+def test_learning_rate_warms_up_then_decays_as_inverse_square_root():
+    assert lr_factor(0, 100) == pytest.approx(0.01)
+    assert lr_factor(99, 100) == pytest.approx(1.0)
+    assert lr_factor(399, 100) == pytest.approx(0.5)

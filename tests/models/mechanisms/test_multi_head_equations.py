@@ -72,6 +72,12 @@ def test_multi_head_concatenates_heads_then_projects(b, tq, tk, d, heads):
     x, mem = torch.randn(b, tq, d, dtype=torch.float64), torch.randn(b, tk, d, dtype=torch.float64)
     allowed = torch.tensor([[j < max(tk - i, 1) for j in range(tk)] for i in range(b)])
     out, records = block(x, mem, allowed[:, None, None, :])
+    # the fused path (training, decoding) and precomputed keys/values give the same output
+    fused, no_records = block(x, mem, allowed[:, None, None, :], need_weights=False)
+    assert no_records == ()
+    assert_close(fused, out)
+    cached, _ = block(x, None, allowed[:, None, None, :], kv=block.keys_values(mem))
+    assert_close(cached, out)
     dk = d // heads
     (record,) = records
     assert (record.name, record.kind, record.axes) == ("decoder.0.cross", "cross", ("batch", "head", "query", "key"))
