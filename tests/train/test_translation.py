@@ -65,12 +65,13 @@ def test_a_sitting_ends_by_minutes_without_export_and_resumes(tiny_tsv, tmp_path
     common = ["--arch", "transformer", "--tsv", str(tiny_tsv), "--vocab", "40", "--emb", "16", "--hidden", "16",
               "--layers", "1", "--heads", "2", "--ff", "32", "--max-tokens", "200",
               "--out", str(tmp_path), "--checkpoints", str(tmp_path / "ck")]
-    main(common + ["--minutes", "0.0001"])  # stops after its first step
+    main(common + ["--minutes", "0.0001"])  # stops after a step or two (6 ms)
     assert "continue with" in capsys.readouterr().out
     assert not list(tmp_path.glob("*.json")), "an unfinished run exports nothing"
     main(common + ["--max-steps", "4", "--resume"])
     card = json.loads((tmp_path / "translation-transformer-tiny.json").read_text())
-    assert [(r["from_step"], r["to_step"]) for r in card["runs"]] == [(0, 1), (1, 4)]
+    (a, b), (c, d) = [(r["from_step"], r["to_step"]) for r in card["runs"]]
+    assert a == 0 and 1 <= b == c < d == 4
     assert all(r["device"] == "cpu" and r["minutes"] >= 0 for r in card["runs"])
 
 
