@@ -43,14 +43,14 @@ from analysis.alignment import (
     pool_to_words,
     uniform_attention,
 )
+from analysis.translation_scores import score_translations
 from corpora.bible import DATA
-from models.translation.nets import ARCHS, BOS, EOS, PAD, NetConfig, build_model, greedy
-from models.translation.translator import Translator, card_path, save_translator, weights_path, word_index
+from models.translation.nets import ARCHS, BOS, EOS, PAD, NetConfig, beam_search, build_model, greedy
+from models.translation.translator import MAX_SRC_TOKENS, Translator, card_path, save_translator, weights_path, word_index
 from train.cards import run_facts, write_card
 from train.checkpoint import restore_checkpoint, save_checkpoint
 from train.options import add_run_options, start_run
 
-BUCKETS = [(1, 10), (11, 20), (21, 30), (31, 40), (41, 10_000)]
 MAX_TRAIN_PIECES = 120
 
 # Sized to reach a dev-BLEU plateau in a few CPU hours per model (bench/translation_train.py
@@ -148,40 +148,51 @@ def pad(seqs, device):
     return torch.tensor([s + [PAD] * (n - len(s)) for s in seqs], device=device)
 
 
-def evaluate_bleu(model, data, device, batch=48, max_len=160, limit=None):
-    import sacrebleu
+def decode_test(model, pairs, sp_src, device, beam: int, batch: int = 48, max_len: int = 200) -> list[list[int]]:
+    """Token ids for every source of ``pairs``: batched greedy (beam 1) or beam search."""
+    order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]))
+    out: list[list[int]] = [[] for _ in pairs]
+    step = batch if beam == 1 else 1
+    for k in tqdm(range(0, len(order), step), desc=f"test, {'greedy' if beam == 1 else f'beam {beam}'}",
+                  leave=False, unit="batch" if beam == 1 else "verse"):
+        idx = order[k:k + step]
+        src = pad([sp_src.encode(pairs[i][0])[:MAX_SRC_TOKENS] + [EOS] for i in idx], device)
+        limit = min(max_len, 2 * src.shape[1] + 10)
+        ids = greedy(model, src, limit) if beam == 1 else [beam_search(model, src, beam, limit)]
+        for i, row in zip(idx, ids):
+            out[i] = row
+    return out
 
+
+def evaluate_test(model, data, device, out_dir: Path, tag: str, beam: int, limit=None):
+    """Greedy and beam-``beam`` translations of the test split, scored with sacrebleu
+    (analysis/translation_scores.py); the hypotheses go to
+    <out>/translation-<tag>.test.<greedy|beamN>.txt so significance tests can pair them."""
     pairs = data["split"]["test"]
     if limit and limit < len(pairs):  # evenly spaced, so every part of the Bible is in the sample
         pairs = [pairs[int(i * len(pairs) / limit)] for i in range(limit)]
-    sp_src, sp_tgt = data["sp_src"], data["sp_tgt"]
-    items = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]))
-    hyps = [""] * len(pairs)
-    for k in tqdm(range(0, len(items), batch), desc="test BLEU (greedy)", leave=False):
-        idx = items[k:k + batch]
-        src = pad([sp_src.encode(pairs[i][0])[:200] + [EOS] for i in idx], device)
-        for i, ids in zip(idx, greedy(model, src, min(max_len, 2 * src.shape[1] + 10))):
-            hyps[i] = sp_tgt.decode(ids)
-    refs = [p[1] for p in pairs]
-    result = {"bleu": sacrebleu.corpus_bleu(hyps, [refs]).score, "test_sentences": len(pairs)}
-    for lo, hi in BUCKETS:
-        sel = [i for i, p in enumerate(pairs) if lo <= len(p[0].split()) <= hi]
-        name = f"bleu_len_{lo}_{hi}" if hi < 10_000 else f"bleu_len_{lo}_plus"
-        result[name] = sacrebleu.corpus_bleu([hyps[i] for i in sel], [[refs[i] for i in sel]]).score if sel else None
-        result[name.replace("bleu_", "n_")] = len(sel)
-    examples = [{"en": pairs[i][0], "reference": refs[i], "output": hyps[i]} for i in range(0, len(pairs), max(1, len(pairs) // 5))][:5]
+    refs, src_words = [p[1] for p in pairs], [len(p[0].split()) for p in pairs]
+    result, hyps = {}, {}
+    for name, width in (("greedy", 1), (f"beam{beam}", beam)):
+        hyps[name] = [data["sp_tgt"].decode(ids) for ids in decode_test(model, pairs, data["sp_src"], device, width)]
+        (out_dir / f"translation-{tag}.test.{name}.txt").write_text(
+            "\n".join(h.replace("\n", " ") for h in hyps[name]) + "\n", encoding="utf-8")
+        result[name] = score_translations(hyps[name], refs, src_words)
+    shown = hyps[f"beam{beam}"]
+    examples = [{"en": pairs[i][0], "reference": refs[i], "output": shown[i]}
+                for i in range(0, len(pairs), max(1, len(pairs) // 5))][:5]
     return result, examples
 
 
 @torch.inference_mode()
-def evaluate_alignment(translator: Translator, align, limit: int = 400) -> dict:
+def evaluate_alignment(translator: Translator, align, limit: int = 0) -> dict:
     """Teacher-forced attention on the reference Spanish vs the Strong's links (test verses)."""
     if translator.arch == "seq2seq" or not align:
         return {}
     scores = {"model": AlignmentScore(), "uniform": AlignmentScore(), "diagonal": AlignmentScore()}
     heads = None
     used = 0
-    for item in align[:limit]:
+    for item in (align[:limit] if limit else align):
         if not item["links"]:
             continue
         src_ids, _ = translator.source_ids(item["en"])
@@ -279,7 +290,8 @@ def main(argv=None) -> None:
     p.add_argument("--lr", type=float, help="peak learning rate (default per architecture)")
     p.add_argument("--dropout", type=float)
     p.add_argument("--test-limit", type=int, default=0, help="score only N evenly spaced test pairs (0: all)")
-    p.add_argument("--align-limit", type=int, default=400)
+    p.add_argument("--align-limit", type=int, default=0, help="score attention on the first N test verses (0: all)")
+    p.add_argument("--beam", type=int, default=5, help="beam width of the test evaluation (greedy is also scored)")
     # One intra-op thread by default: two runs side by side use the 2 cores better than one
     # run on 2 threads (1.5x, not 2x, measured with bench/translation_train.py).
     add_run_options(p, "continue from checkpoints/translation-<arch>.pt", seed=1, threads=1)
@@ -426,7 +438,10 @@ def main(argv=None) -> None:
     t0 = time.time()
     # the exported fp16 weights are what the page runs: score those, not the fp32 ones
     translator = Translator.load(wpath, device)
-    bleu, examples = evaluate_bleu(translator.model, data, device, limit=args.test_limit or None)
+    scores, examples = evaluate_test(translator.model, data, device, out_dir, tag, args.beam,
+                                     limit=args.test_limit or None)
+    bleu = {**scores[f"beam{args.beam}"], **{f"{k}_greedy": v for k, v in scores["greedy"].items()
+                                              if k.startswith(("bleu", "chrf")) and "signature" not in k}}
     align = evaluate_alignment(translator, data["align"], args.align_limit)
     eval_s = time.time() - t0
     n_params = sum(p.numel() for p in model.parameters())
@@ -462,8 +477,11 @@ def main(argv=None) -> None:
                      f"the exported weights are the best dev-BLEU checkpoint, step {best_step}"),
         "best_step": best_step,
         "weights": f"{wpath.name} (fp16; scores below are of these fp16 weights)",
-        "decoding": "test BLEU uses greedy decoding, sacrebleu corpus BLEU (default 13a tokenisation) on detokenised "
-                    "output; buckets by source length in words",
+        "decoding": (f"metrics.bleu, chrf and bleu_len_* use beam search of width {args.beam} (length-normalised "
+                     "log-probability); *_greedy the same with greedy decoding; sacrebleu corpus scores on detokenised "
+                     "output with the signatures in bleu_signature and chrf_signature; buckets by source length in "
+                     "words, *_ci95 = half-width of sacrebleu's 95% bootstrap interval (1000 resamples); test "
+                     f"hypotheses in translation-{tag}.test.greedy.txt and .test.beam{args.beam}.txt"),
         "alignment_scoring": ("teacher-forced attention on the reference Spanish of test verses vs Strong's-number links; "
                               "see analysis/alignment.py. align_* = this model (Transformer: mean of all "
                               "layers and heads), align_uniform_* = chance, align_diagonal_* = position baseline")

@@ -1,5 +1,8 @@
 """``python -m train translation-compare``: write the comparison of the three translation
-models (analysis/translation_comparison.py) into each of their cards."""
+models (analysis/translation_comparison.py) into each of their cards, with sacrebleu's
+paired bootstrap test of RNNsearch against seq2seq (and the Transformer against
+RNNsearch) on the test hypotheses that ``python -m train translation`` wrote beside the
+cards, scored against the corpus's test references."""
 
 from __future__ import annotations
 
@@ -8,14 +11,43 @@ import json
 from pathlib import Path
 
 from analysis.translation_comparison import compare
+from analysis.translation_scores import paired_bootstrap
+from corpora.bible import DATA
 from models.translation.translator import ASSETS, card_path
 from models.weights import read_card
 from train.cards import write_card
+
+PAIRS = (("seq2seq", "rnnsearch"), ("rnnsearch", "transformer"))
+
+
+def significance(folder: Path, data: Path, beam: int, n_samples: int) -> dict:
+    """Paired bootstrap for each (baseline, system) whose test hypotheses both exist."""
+    test = data / "test.tsv"
+    if not test.is_file():
+        return {}
+    refs = [line.split("\t")[1].strip() for line in test.read_text(encoding="utf-8").splitlines()
+            if line.count("\t") >= 1 and line.split("\t")[0].strip() and line.split("\t")[1].strip()]
+    out = {}
+    for base, system in PAIRS:
+        files = [folder / f"translation-{a}.test.beam{beam}.txt" for a in (base, system)]
+        if not all(f.is_file() for f in files):
+            continue
+        hyps = [f.read_text(encoding="utf-8").split("\n")[:len(refs)] for f in files]
+        if any(len(h) != len(refs) for h in hyps):
+            print(f"skipping {base} vs {system}: hypotheses do not cover the {len(refs)} test verses")
+            continue
+        result = paired_bootstrap((base, hyps[0]), (system, hyps[1]), refs, n_samples)
+        result["significant_gain"] = result["system_bleu"] > result["baseline_bleu"] and result["p_value"] < 0.05
+        out[f"{system}_vs_{base}_paired_bootstrap"] = result
+    return out
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m train translation-compare")
     p.add_argument("--assets", default=str(ASSETS))
+    p.add_argument("--data", default=str(DATA), help="corpus folder with test.tsv (the references)")
+    p.add_argument("--beam", type=int, default=5, help="which test hypotheses to pair (beam width)")
+    p.add_argument("--samples", type=int, default=1000, help="bootstrap resamples")
     args = p.parse_args(argv)
     folder = Path(args.assets)
     cards = {}
@@ -24,6 +56,7 @@ def main(argv=None) -> None:
         if card is not None:
             cards[arch] = card
     result = compare(cards)
+    result.update(significance(folder, Path(args.data), args.beam, args.samples))
     result["made_by"] = "python -m train translation-compare"
     for arch, card in cards.items():
         card["comparison"] = result

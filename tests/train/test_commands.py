@@ -73,6 +73,21 @@ def test_translation_compare_command(tmp_path, capsys):
     assert main(["translation-compare", "--assets", str(tmp_path)]) == 0
     card = _card(tmp_path, "translation-rnnsearch")
     assert card["comparison"]["rnnsearch_minus_seq2seq_bleu"] == pytest.approx(2.0)
+    assert "rnnsearch_vs_seq2seq_paired_bootstrap" not in card["comparison"]  # no hypotheses, no test
+
+
+def test_translation_compare_pairs_the_test_hypotheses(tmp_path):
+    refs = [f"el hombre come pan en la casa numero {i}" for i in range(40)]
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "test.tsv").write_text("".join(f"the man {i}\t{r}\n" for i, r in enumerate(refs)), encoding="utf-8")
+    hyps = {"seq2seq": ["la casa"] * 40, "rnnsearch": refs[:30] + ["la casa"] * 10}
+    for arch, lines in hyps.items():
+        (tmp_path / f"translation-{arch}.json").write_text(json.dumps({"name": arch, "metrics": {"bleu": 1.0}}))
+        (tmp_path / f"translation-{arch}.test.beam5.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["translation-compare", "--assets", str(tmp_path), "--data", str(data), "--samples", "100"]) == 0
+    test = _card(tmp_path, "translation-seq2seq")["comparison"]["rnnsearch_vs_seq2seq_paired_bootstrap"]
+    assert test["system_bleu"] > test["baseline_bleu"] and test["p_value"] < 0.05 and test["significant_gain"]
 
 
 def test_every_lab_has_a_module_with_main():

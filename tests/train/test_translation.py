@@ -37,6 +37,9 @@ def test_training_runs_writes_card_and_resumes(arch, tiny_tsv, tmp_path, capsys)
     m = card["metrics"]
     assert m["train_steps"] == 3 and m["test_sentences"] == 6  # 5% of 120 pairs
     assert 0.0 <= m["bleu"] <= 100.0 and all(not isinstance(v, (dict, list)) for v in m.values())
+    assert 0.0 <= m["bleu_greedy"] <= 100.0 and 0.0 <= m["chrf"] <= 100.0 and "tok:13a" in m["bleu_signature"]
+    for name in ("greedy", "beam5"):  # the hypotheses that a paired test reads, one per test pair
+        assert len((tmp_path / f"translation-{arch}-tiny.test.{name}.txt").read_text().splitlines()) == 6
     assert card["parameters"] > 0
     (point,) = card["dev_history"]  # one evaluation at step 2: the learning curve's first point
     assert point["step"] == 2 and 0.0 <= point["dev_bleu"] <= 100.0 and point["dev_loss"] > 0
