@@ -96,13 +96,44 @@ def load_cards(folder: str) -> dict[str, dict]:
     return cards
 
 
-def bleu_series(cards: dict[str, dict]) -> tuple[list[str], dict[str, list], list[int] | None]:
-    series, counts = {}, None
+def bleu_series(cards: dict[str, dict]) -> tuple[list[str], dict[str, list], list[int] | None, dict[str, list]]:
+    """Per model: test BLEU per source-length bucket and the half-widths of their 95% intervals."""
+    series, errors, counts = {}, {}, None
     for arch, card in cards.items():
         m = card.get("metrics", {})
         series[arch] = [m.get(f"bleu_len_{key}") for _, key in BUCKETS]
+        errors[arch] = [m.get(f"bleu_len_{key}_ci95") for _, key in BUCKETS]
         counts = counts or [m.get(f"n_len_{key}", 0) for _, key in BUCKETS]
-    return [label for label, _ in BUCKETS], series, counts
+    return [label for label, _ in BUCKETS], series, counts, errors
+
+
+def quality_rows(cards: dict[str, dict]) -> list[dict]:
+    """One row per model for the quality table, read from its card."""
+    rows = []
+    for arch, card in cards.items():
+        m = card.get("metrics", {})
+        ci = m.get("bleu_ci95")
+        rows.append({"model": arch, "test verses": m.get("test_sentences"),
+                     "BLEU (beam)": None if m.get("bleu") is None else round(m["bleu"], 2),
+                     "± 95%": None if ci is None else round(ci, 2),
+                     "BLEU (greedy)": None if m.get("bleu_greedy") is None else round(m["bleu_greedy"], 2),
+                     "chrF": None if m.get("chrf") is None else round(m["chrf"], 2),
+                     "steps": m.get("train_steps"), "best step": card.get("best_step"),
+                     "training minutes": m.get("train_minutes"), "made by": card.get("made_by")})
+    return rows
+
+
+def significance_lines(cards: dict[str, dict]) -> list[str]:
+    """The paired bootstrap tests that translation-compare stored in the cards."""
+    comparison = next((c["comparison"] for c in cards.values() if c.get("comparison")), {})
+    lines = []
+    for key, test in comparison.items():
+        if key.endswith("_paired_bootstrap") and isinstance(test, dict):
+            verdict = ("a significant gain" if test.get("significant_gain") else "not a significant gain")
+            lines.append(f"{test['system']} {test['system_bleu']:.2f} vs {test['baseline']} "
+                         f"{test['baseline_bleu']:.2f} BLEU: p = {test['p_value']:.4f} "
+                         f"({test['n_samples']} paired bootstrap resamples), {verdict} at p < 0.05.")
+    return lines
 
 
 @st.cache_data(show_spinner=False)

@@ -12,13 +12,13 @@ import streamlit as st
 
 from ui.export import download, figure_config, matrix_csv, settings_json, stack_npz
 from ui.translation import (MAX_WORDS, TITLES, ModelOutput, bleu_series, cut_words, load_cards,
-                            load_translators, reference_view, translate_all)
+                            load_translators, quality_rows, reference_view, significance_lines, translate_all)
 from ui.widgets import clamp_choice
 from viz.attention import attention_heatmap, model_view_figure, model_view_image, token_bar_figure
-from viz.translation import bleu_length_figure, highlight_row
+from viz.translation import bleu_length_figure, highlight_row, learning_curve_figure
 
 SAMPLE = "In the beginning God created the heavens and the earth."
-TABS = ["Alignment", "Step by step", "Test verse vs reference", "BLEU vs length", "Export"]
+TABS = ["Alignment", "Step by step", "Test verse vs reference", "Quality and training", "Export"]
 Outputs = dict[str, ModelOutput]
 
 
@@ -211,18 +211,24 @@ def show_bleu_tab(cards: dict[str, dict], config: dict) -> None:
     if not cards:
         st.info("No model cards yet: training writes assets/translation-<arch>.json.")
         return
-    buckets, series, counts = bleu_series(cards)
-    st.plotly_chart(bleu_length_figure(buckets, series, counts), config=config, key="tr_bleu")
-    st.caption("Greedy decoding on test verses (chapters never seen in training), sacrebleu corpus "
-               "BLEU per source-length bucket; the analogue of Figure 2 of Bahdanau et al. 2015. "
-               "How each model was trained (and for how long) is in its card:")
-    rows = [{"model": a, "test BLEU": c.get("metrics", {}).get("bleu"),
-             "training minutes": c.get("metrics", {}).get("train_minutes"),
-             "steps": c.get("metrics", {}).get("train_steps"),
-             "attention mass on reference": c.get("metrics", {}).get("align_mass"),
-             "chance mass": c.get("metrics", {}).get("align_uniform_mass"),
-             "made by": c.get("made_by")} for a, c in cards.items()]
-    st.dataframe(rows, hide_index=True)
+    histories = {a: c.get("dev_history") or [] for a, c in cards.items()}
+    if any(h and "dev_bleu" in h[0] for h in histories.values()):
+        st.markdown("**Learning curves** (from the cards)")
+        st.plotly_chart(learning_curve_figure(histories, {a: c.get("best_step") for a, c in cards.items()}),
+                        config=config, key="tr_curves")
+        st.caption("Dev loss and greedy dev BLEU measured during training at fixed step intervals; training "
+                   "stopped at the plateau (dev BLEU gained less than 0.3 over three evaluations) and the "
+                   "ringed checkpoint, the best dev BLEU, is the one on this page.")
+    buckets, series, counts, errors = bleu_series(cards)
+    st.markdown("**Test BLEU by source length**")
+    st.plotly_chart(bleu_length_figure(buckets, series, counts, errors), config=config, key="tr_bleu")
+    decoding = next((c.get("decoding") for c in cards.values() if c.get("decoding")), "")
+    st.caption("Test verses (chapters never seen in training), sacrebleu corpus BLEU per source-length "
+               "bucket with 95% bootstrap intervals; the analogue of Figure 2 of Bahdanau et al. 2015. "
+               + decoding.split(";")[0] + ".")
+    st.dataframe(quality_rows(cards), hide_index=True)
+    for line in significance_lines(cards):
+        st.caption(line)
 
 
 def all_attention_npz(outputs: Outputs, settings: dict) -> bytes:

@@ -21,18 +21,31 @@ HEAD_COLORS = qualitative.Dark24
 MODEL_COLORS = {"seq2seq": "#7f7f7f", "rnnsearch": "#e4002b", "transformer": "#1f77b4"}
 
 
+def _floats(values) -> list[float]:
+    return [np.nan if v is None else float(v) for v in values]
+
+
 def bleu_length_figure(buckets: list[str], series: dict[str, list[float | None]],
-                       counts: list[int] | None = None) -> go.Figure:
-    """Test BLEU per source-length bucket, one line per model; None marks an empty bucket."""
+                       counts: list[int] | None = None,
+                       errors: dict[str, list[float | None]] | None = None) -> go.Figure:
+    """Test BLEU per source-length bucket, one line per model; None marks an empty bucket.
+    ``errors``: per model, the half-width of each bucket's 95% interval (error bars)."""
     fig = go.Figure()
     for i, (name, values) in enumerate(series.items()):
         if len(values) != len(buckets):
             raise ValueError(f"{name}: {len(values)} values for {len(buckets)} buckets")
-        y = [np.nan if v is None else float(v) for v in values]
+        err = (errors or {}).get(name)
+        if err is not None and len(err) != len(buckets):
+            raise ValueError(f"{name}: {len(err)} intervals for {len(buckets)} buckets")
+        color = MODEL_COLORS.get(name, HEAD_COLORS[i % len(HEAD_COLORS)])
         fig.add_trace(go.Scatter(
-            x=list(buckets), y=y, mode="lines+markers", name=escape(name),
-            line=dict(color=MODEL_COLORS.get(name, HEAD_COLORS[i % len(HEAD_COLORS)]), width=3),
-            hovertemplate=escape(name) + "<br>source words %{x}<br>BLEU %{y:.2f}<extra></extra>"))
+            x=list(buckets), y=_floats(values), mode="lines+markers", name=escape(name),
+            line=dict(color=color, width=3),
+            error_y=dict(type="data", array=_floats(err), visible=True, color=color, thickness=1.5)
+            if err is not None else None,
+            customdata=_floats(err) if err is not None else None,
+            hovertemplate=escape(name) + "<br>source words %{x}<br>BLEU %{y:.2f}" +
+            (" ± %{customdata:.2f} (95%)" if err is not None else "") + "<extra></extra>"))
     ticks = list(buckets)
     if counts is not None:
         ticks = [f"{b}<br>({n} verses)" for b, n in zip(buckets, counts)]
@@ -41,6 +54,36 @@ def bleu_length_figure(buckets: list[str], series: dict[str, list[float | None]]
                                  tickvals=list(buckets), ticktext=ticks),
                       yaxis=dict(title="test BLEU", rangemode="tozero"),
                       legend=dict(orientation="h", y=1.05, yanchor="bottom", x=0))
+    return fig
+
+
+def learning_curve_figure(histories: dict[str, list[dict]], best_steps: dict[str, int] | None = None) -> go.Figure:
+    """Dev BLEU (left) and dev loss (right) against training step, one colour per model;
+    a ring marks the checkpoint each model exported (its best dev BLEU)."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("dev BLEU (greedy)", "dev loss (nats per token)"),
+                        horizontal_spacing=0.1)
+    for i, (name, history) in enumerate(histories.items()):
+        points = [h for h in history if "step" in h]
+        color = MODEL_COLORS.get(name, HEAD_COLORS[i % len(HEAD_COLORS)])
+        steps = [h["step"] for h in points]
+        for col, key in ((1, "dev_bleu"), (2, "dev_loss")):
+            fig.add_trace(go.Scatter(
+                x=steps, y=_floats(h.get(key) for h in points), mode="lines+markers", name=escape(name),
+                legendgroup=escape(name), showlegend=col == 1, line=dict(color=color, width=2),
+                hovertemplate=escape(name) + "<br>step %{x}<br>" + key.replace("_", " ") + " %{y:.3f}<extra></extra>"),
+                row=1, col=col)
+        best = (best_steps or {}).get(name)
+        hit = [h for h in points if h["step"] == best and h.get("dev_bleu") is not None]
+        if hit:
+            fig.add_trace(go.Scatter(x=[best], y=[hit[0]["dev_bleu"]], mode="markers", showlegend=False,
+                                     marker=dict(size=16, symbol="circle-open", color=color, line=dict(width=3)),
+                                     hovertemplate=escape(name) + ": exported checkpoint, step %{x}<extra></extra>"),
+                          row=1, col=1)
+    fig.update_xaxes(title_text="training step")
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", y=1.12, yanchor="bottom", x=0))
     return fig
 
 

@@ -79,3 +79,24 @@ def test_compare_derives_length_trend_from_card_metrics():
     assert "grows" in out["rnnsearch_vs_seq2seq"] and "4.00x" in out["rnnsearch_attention_vs_chance"]
     assert out["transformer_advantage_slope_per_bucket"] < 0
     assert "does not grow" in out["transformer_vs_seq2seq"]
+
+
+def test_bleu_length_figure_draws_the_intervals_it_is_given():
+    fig = bleu_length_figure(["1-10", "11-20"], {"rnnsearch": [10.0, 12.0]}, [5, 7], {"rnnsearch": [1.5, None]})
+    assert list(fig.data[0].error_y.array[:1]) == [1.5] and np.isnan(fig.data[0].error_y.array[1])
+    assert "95%" in fig.data[0].hovertemplate
+    with pytest.raises(ValueError, match="intervals"):
+        bleu_length_figure(["1-10", "11-20"], {"a": [1.0, 2.0]}, errors={"a": [1.0]})
+
+
+def test_learning_curve_plots_bleu_and_loss_by_step_and_rings_the_exported_step():
+    from viz.translation import learning_curve_figure
+
+    history = [{"step": 1500, "dev_bleu": 4.0, "dev_loss": 5.0}, {"step": 3000, "dev_bleu": 9.5, "dev_loss": 4.1},
+               {"step": 4500, "dev_bleu": 9.2, "dev_loss": 4.0}]
+    fig = learning_curve_figure({"transformer": history, "<i>x</i>": []}, {"transformer": 3000})
+    bleu, loss, ring = fig.data[0], fig.data[1], fig.data[2]
+    assert list(bleu.x) == [1500, 3000, 4500] and list(bleu.y) == [4.0, 9.5, 9.2]
+    assert list(loss.y) == [5.0, 4.1, 4.0] and loss.xaxis == "x2"
+    assert list(ring.x) == [3000] and list(ring.y) == [9.5]
+    assert fig.data[3].name == "&lt;i&gt;x&lt;/i&gt;"

@@ -32,7 +32,7 @@ def tiny_assets(tmp_path_factory):
     assets = work / "assets"
     for arch in ("seq2seq", "rnnsearch", "transformer"):
         main(["--arch", arch, "--tsv", str(tsv), "--vocab", "40", "--emb", "16", "--hidden", "16", "--layers", "2",
-              "--heads", "2", "--ff", "32", "--max-steps", "2", "--out", str(work / "out"),
+              "--heads", "2", "--ff", "32", "--max-steps", "2", "--eval-every", "1", "--out", str(work / "out"),
               "--checkpoints", str(work / "ck")])
         assets.mkdir(exist_ok=True)
         shutil.copy(work / "out" / f"translation-{arch}-tiny.safetensors", assets / f"translation-{arch}.safetensors")
@@ -59,7 +59,7 @@ def test_three_translations_and_every_tab_render(page):
     assert {"tr_rnn_map", "tr_tf_map", "tr_tf_overview"} <= _chart_keys(at.main)
     assert any("no alignment" in c.value for c in at.caption)
     for tab, keys in {"Step by step": {"tr_step_rnnsearch", "tr_step_transformer", "tr_step_map"},
-                      "BLEU vs length": {"tr_bleu"}, "Export": set()}.items():
+                      "Quality and training": {"tr_bleu", "tr_curves"}, "Export": set()}.items():
         at.session_state["tr_tab"] = tab
         at.run()
         assert not at.exception, tab
