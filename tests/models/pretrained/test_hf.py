@@ -129,3 +129,20 @@ def test_default_model_never_touches_the_network(monkeypatch):
     loaded = load_transformer(default_model_dir(), device=torch.device("cpu"))
     run = run_transformer(loaded, "No network was used to read this.")
     assert run.records[0].numpy().shape[0] == 6
+
+
+def test_model_dir_box_survives_hostile_paths(tmp_path):
+    """Issue 14: 5,000 characters once ended in OSError 'File name too long' as a traceback."""
+    with pytest.raises(ModelDirError, match="not a usable path .5,000 characters"):
+        check_model_dir("x" * 5000)
+    with pytest.raises(ModelDirError, match="NUL"):
+        check_model_dir("a\x00b")
+    with pytest.raises(ModelDirError, match="cannot be read: File name too long"):
+        check_model_dir(tmp_path / ("y" * 300))  # one component longer than NAME_MAX
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    with pytest.raises(ModelDirError, match="symbolic link that leads nowhere"):
+        check_model_dir(tmp_path / "a")
+    with pytest.raises(ModelDirError, match=r"/q/z+…' does not exist") as err:  # long paths cut in the message
+        check_model_dir(tmp_path / "q" / ("z" * 200))
+    assert len(str(err.value)) < 140
