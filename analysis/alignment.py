@@ -8,9 +8,12 @@ Scores, over target words that have at least one reference link (untagged Spanis
 words, such as words the translators added, are not scored):
     mass  = mean_j sum_{i: (j,i) in S} A_word[j, i]        share of attention on aligned words
     hit   = mean_j [argmax_i A_word[j, i] is aligned]        precision of the hard alignment
-    AER   = 1 - 2 |A ∩ S| / (|A| + |S|)   (Och & Ney 2003 with sure links only; A = one
-            argmax link per scored target word, so AER cannot reach 0 when a word has
-            several reference links: compare with the baselines, not with 0)
+    precision = |A ∩ S| / |A|   recall = |A ∩ S| / |S|   (A = one argmax link per scored
+            target word, S = the reference links of those words; precision equals hit)
+    AER   = 1 - 2 |A ∩ S| / (|A| + |S|)   (Och & Ney 2003 with sure links only, so
+            1 - AER is the F1 of precision and recall. AER cannot reach 0 when a word has
+            several reference links: the oracle that follows the reference, ``oracle_attention``,
+            gets precision 1, recall (scored words) / |S|, and that AER is the reference's floor)
 Baselines, scored the same way: "uniform" (every source piece equally, the chance
 level; its hits are expected values) and "diagonal" (target word j -> source word at the
 same relative position).
@@ -64,9 +67,12 @@ class AlignmentScore:
             self.words += 1
 
     def result(self) -> dict:
+        """mass, hit, precision, recall, aer (micro-averages) and the number of scored words."""
         if not self.words:
-            return {"mass": float("nan"), "hit": float("nan"), "aer": float("nan"), "words": 0}
+            nan = float("nan")
+            return {"mass": nan, "hit": nan, "precision": nan, "recall": nan, "aer": nan, "words": 0}
         return {"mass": self.mass / self.words, "hit": self.hit / self.words,
+                "precision": self.a_and_s / self.a, "recall": self.a_and_s / self.s,
                 "aer": 1.0 - 2.0 * self.a_and_s / (self.a + self.s), "words": self.words}
 
 
@@ -79,6 +85,15 @@ def diagonal_word_attention(n_tgt: int, n_src: int) -> np.ndarray:
     for j in range(n_tgt):
         out[j, int(round(j * (n_src - 1) / max(1, n_tgt - 1)))] = 1.0
     return out
+
+
+def oracle_attention(links, n_tgt: int, n_src: int) -> np.ndarray:
+    """Word attention that follows the reference: each linked target word spreads its mass
+    evenly over its reference words (so its argmax is one of them), others attend uniformly.
+    Scored with AlignmentScore, it gives the best that one argmax link per word can get."""
+    m = reference_matrix(links, n_tgt, n_src).astype(np.float64)
+    rows = m.sum(1, keepdims=True)
+    return np.where(rows > 0, m / np.maximum(rows, 1.0), 1.0 / n_src)
 
 
 def reference_matrix(links, n_tgt: int, n_src: int) -> np.ndarray:
