@@ -47,7 +47,7 @@ def compare(cards: dict[str, dict]) -> dict:
                 f"{m['align_uniform_mass']:.3f} ({m['align_mass'] / m['align_uniform_mass']:.2f}x); argmax hit "
                 f"rate {m['align_hit']:.3f} vs {m['align_uniform_hit']:.3f}; AER {m['align_aer']:.3f} vs chance "
                 f"{m['align_uniform_aer']:.3f} and diagonal baseline {m['align_diagonal_aer']:.3f}")
-    best = cards.get("transformer", {}).get("best_heads_by_mass")
+    best = cards.get("transformer", {}).get("best_head_by_aer")
     if best:
-        out["transformer_best_heads_by_mass"] = best
+        out["transformer_best_head_by_aer"] = best
     return out

@@ -112,7 +112,7 @@ def prepare_data(args) -> dict:
                      f"{info['split']}; train {len(split['train'])}, dev {len(split['dev'])}, "
                      f"test {len(split['test'])} verses; sentencepiece unigram {info['vocab']} per language "
                      "trained on the training split")
-        align = [json.loads(l) for l in (folder / "test.align.jsonl").read_text(encoding="utf-8").splitlines()]
+        align = load_references(folder)
     sp_src = spm.SentencePieceProcessor(model_proto=protos["src"])
     sp_tgt = spm.SentencePieceProcessor(model_proto=protos["tgt"])
     return {"split": split, "sp_src": sp_src, "sp_tgt": sp_tgt, "protos": protos, "desc": data_desc, "align": align}
@@ -184,57 +184,88 @@ def evaluate_test(model, data, device, out_dir: Path, tag: str, beam: int, limit
     return result, examples
 
 
+REFERENCES = {  # name -> file written by corpora/bible.py (the ones present are scored)
+    "strongs": "test.align.jsonl",               # Strong's-number links as tagged
+    "strongs_clean": "test.align.clean.jsonl",   # tagged content words on both sides only
+    "eflomal": "test.align.eflomal.jsonl",       # eflomal, both directions, symmetrised
+}
+SCORES = ("mass", "hit", "precision", "recall", "aer")
+
+
+def load_references(folder: Path) -> dict[str, list[dict]]:
+    out = {}
+    for name, file in REFERENCES.items():
+        path = folder / file
+        if path.is_file():
+            out[name] = [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines() if l.strip()]
+    return out
+
+
 @torch.inference_mode()
-def evaluate_alignment(translator: Translator, align, limit: int = 0) -> dict:
-    """Teacher-forced attention on the reference Spanish vs the Strong's links (test verses)."""
-    if translator.arch == "seq2seq" or not align:
+def evaluate_alignment(translator: Translator, references: dict[str, list[dict]], limit: int = 0) -> dict:
+    """Teacher-forced attention on the reference Spanish of test verses against each
+    reference alignment: the model (RNNsearch's alignment; the Transformer's cross-attention
+    averaged over layers and heads, and per layer and head), beside chance (uniform), the
+    diagonal baseline and the oracle that follows the reference (the reference's own floor
+    under one argmax link per word). Keys: align_<reference>_<model|uniform|diagonal|oracle>_<score>."""
+    from analysis.alignment import oracle_attention
+
+    if translator.arch == "seq2seq" or not references:
         return {}
-    scores = {"model": AlignmentScore(), "uniform": AlignmentScore(), "diagonal": AlignmentScore()}
-    heads = None
-    used = 0
-    for item in (align[:limit] if limit else align):
-        if not item["links"]:
-            continue
-        src_ids, _ = translator.source_ids(item["en"])
-        out_ids = translator.sp_tgt.encode(item["es"])
-        t = translator.forced(src_ids, out_ids)
-        sw, tw = word_index(t.src_pieces), word_index(t.out_pieces)
-        if sw.max() + 1 != len(item["en"].split()) or tw.max() + 1 != len(item["es"].split()):
-            continue  # sentencepiece and whitespace disagree on word count: skip rather than misalign
-        used += 1
-        links = item["links"]
-        rows = slice(0, len(t.out_pieces) - 1)  # drop the </s> row: it has no reference word
-        if translator.arch == "rnnsearch":
-            att = t.records[0].numpy()[rows]
-        else:
-            cross = next(r for r in t.records if r.name == "decoder.cross").numpy()[:, :, rows]  # (L, H, T, S)
-            if heads is None:
-                heads = [[AlignmentScore() for _ in range(cross.shape[1])] for _ in range(cross.shape[0])]
-                layer_mean = [AlignmentScore() for _ in range(cross.shape[0])]
-            for l in range(cross.shape[0]):
-                for h in range(cross.shape[1]):
-                    heads[l][h].add(pool_to_words(cross[l, h], tw[rows], sw), links)
-                layer_mean[l].add(pool_to_words(cross[l].mean(0), tw[rows], sw), links)
-            att = cross.mean((0, 1))
-        word_att = pool_to_words(att, tw[rows], sw)
-        scores["model"].add(word_att, links)
-        scores["uniform"].add(pool_to_words(uniform_attention(att.shape), tw[rows], sw), links, expected=True)
-        scores["diagonal"].add(diagonal_word_attention(*word_att.shape), links)
-    out = {"align_verses": used}
-    for name, s in scores.items():
-        r = s.result()
-        prefix = "align" if name == "model" else f"align_{name}"
-        out.update({f"{prefix}_mass": r["mass"], f"{prefix}_hit": r["hit"], f"{prefix}_aer": r["aer"]})
-    out["align_words"] = scores["model"].result()["words"]
-    if heads is not None:
-        table = {f"L{l}H{h}": heads[l][h].result() for l in range(len(heads)) for h in range(len(heads[0]))}
-        for l, s in enumerate(layer_mean):
-            table[f"L{l}mean"] = s.result()
-        out["per_head"] = {k: {m: round(v[m], 4) for m in ("mass", "hit", "aer")} for k, v in table.items()}
-        best = sorted((k for k in table if "mean" not in k), key=lambda k: -table[k]["mass"])
-        out["best_heads_by_mass"] = best[:3]
-        out["align_best_head_mass"] = table[best[0]]["mass"]
-        out["align_best_head_aer"] = table[best[0]]["aer"]
+    out: dict = {}
+    per_head: dict = {}
+    for ref_name, items in references.items():
+        scores = {who: AlignmentScore() for who in ("model", "uniform", "diagonal", "oracle")}
+        heads = layer_mean = None
+        used = 0
+        for item in (items[:limit] if limit else items):
+            if not item["links"]:
+                continue
+            src_ids, _ = translator.source_ids(item["en"])
+            out_ids = translator.sp_tgt.encode(item["es"])
+            t = translator.forced(src_ids, out_ids)
+            sw, tw = word_index(t.src_pieces), word_index(t.out_pieces)
+            if sw.max() + 1 != len(item["en"].split()) or tw.max() + 1 != len(item["es"].split()):
+                continue  # sentencepiece and whitespace disagree on word count: skip rather than misalign
+            used += 1
+            links = item["links"]
+            rows = slice(0, len(t.out_pieces) - 1)  # drop the </s> row: it has no reference word
+            if translator.arch == "rnnsearch":
+                att = t.records[0].numpy()[rows]
+            else:
+                cross = next(r for r in t.records if r.name == "decoder.cross").numpy()[:, :, rows]  # (L, H, T, S)
+                if heads is None:
+                    heads = [[AlignmentScore() for _ in range(cross.shape[1])] for _ in range(cross.shape[0])]
+                    layer_mean = [AlignmentScore() for _ in range(cross.shape[0])]
+                for l in range(cross.shape[0]):
+                    for h in range(cross.shape[1]):
+                        heads[l][h].add(pool_to_words(cross[l, h], tw[rows], sw), links)
+                    layer_mean[l].add(pool_to_words(cross[l].mean(0), tw[rows], sw), links)
+                att = cross.mean((0, 1))
+            word_att = pool_to_words(att, tw[rows], sw)
+            scores["model"].add(word_att, links)
+            scores["uniform"].add(pool_to_words(uniform_attention(att.shape), tw[rows], sw), links, expected=True)
+            scores["diagonal"].add(diagonal_word_attention(*word_att.shape), links)
+            scores["oracle"].add(oracle_attention(links, *word_att.shape), links)
+        out[f"align_{ref_name}_verses"] = used
+        for who, score in scores.items():
+            result = score.result()
+            out.update({f"align_{ref_name}_{who}_{k}": result.get(k) for k in SCORES})
+        out[f"align_{ref_name}_words"] = scores["model"].result()["words"]
+        if heads is not None:
+            table = {f"L{l}H{h}": heads[l][h].result() for l in range(len(heads)) for h in range(len(heads[0]))}
+            table.update({f"L{l}mean": s.result() for l, s in enumerate(layer_mean)})
+            per_head[ref_name] = {k: {m: round(v[m], 4) for m in SCORES if v.get(m) is not None}
+                                  for k, v in table.items()}
+            best = min((k for k in table if "mean" not in k), key=lambda k: table[k]["aer"])
+            out[f"align_{ref_name}_best_head"] = best
+            out[f"align_{ref_name}_best_head_aer"] = table[best]["aer"]
+    if "strongs" in references:  # the names the page and translation-compare read
+        for who, prefix in (("model", "align"), ("uniform", "align_uniform"), ("diagonal", "align_diagonal")):
+            for k in ("mass", "hit", "aer"):
+                out[f"{prefix}_{k}"] = out[f"align_strongs_{who}_{k}"]
+    if per_head:
+        out["per_head"] = per_head
     return out
 
 
@@ -482,13 +513,19 @@ def main(argv=None) -> None:
                      "output with the signatures in bleu_signature and chrf_signature; buckets by source length in "
                      "words, *_ci95 = half-width of sacrebleu's 95% bootstrap interval (1000 resamples); test "
                      f"hypotheses in translation-{tag}.test.greedy.txt and .test.beam{args.beam}.txt"),
-        "alignment_scoring": ("teacher-forced attention on the reference Spanish of test verses vs Strong's-number links; "
-                              "see analysis/alignment.py. align_* = this model (Transformer: mean of all "
-                              "layers and heads), align_uniform_* = chance, align_diagonal_* = position baseline")
+        "alignment_scoring": ("teacher-forced attention on the reference Spanish of every test verse against each "
+                              "reference alignment (strongs: Strong's-number links as tagged; strongs_clean: tagged "
+                              "content words only; eflomal: statistical aligner, symmetrised; see "
+                              "docs/alignment_reference.md and analysis/alignment.py). "
+                              "align_<reference>_model_* = this model (Transformer: mean of all layers and heads; "
+                              "per_head has every head), _uniform_* = chance, _diagonal_* = position baseline, "
+                              "_oracle_* = the reference followed exactly (its floor under one argmax link per word). "
+                              "align_mass/hit/aer and align_uniform_*/align_diagonal_* repeat the strongs numbers")
         if align else "not applicable (seq2seq has no attention) or no reference alignment",
         "metrics": metrics,
         "per_head": align.get("per_head"),
-        "best_heads_by_mass": align.get("best_heads_by_mass"),
+        "best_head_by_aer": {ref: align[f"align_{ref}_best_head"] for ref in REFERENCES
+                             if f"align_{ref}_best_head" in align} or None,
         "dev_history": history,
         "runs": runs,
         "examples": examples,

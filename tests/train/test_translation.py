@@ -93,3 +93,29 @@ def test_learning_rate_warms_up_then_decays_as_inverse_square_root():
     assert lr_factor(0, 100) == pytest.approx(0.01)
     assert lr_factor(99, 100) == pytest.approx(1.0)
     assert lr_factor(399, 100) == pytest.approx(0.5)
+
+
+def test_alignment_is_scored_against_every_reference_with_baselines_and_floor(tiny_tsv, tmp_path):
+    from train.translation import evaluate_alignment
+
+    main(["--arch", "transformer", "--tsv", str(tiny_tsv), "--vocab", "40", "--emb", "16", "--hidden", "16",
+          "--layers", "2", "--heads", "2", "--ff", "32", "--max-tokens", "200", "--max-steps", "2",
+          "--out", str(tmp_path), "--checkpoints", str(tmp_path / "ck")])
+    translator = Translator.load(tmp_path / "translation-transformer-tiny.safetensors")
+    item = {"en": "the cat sees water", "es": "el gato ve agua", "links": [[0, 0], [1, 1], [2, 2], [3, 3], [0, 1]]}
+    refs = {"strongs": [item, {**item, "links": []}], "eflomal": [item]}
+    out = evaluate_alignment(translator, refs)
+    for ref in ("strongs", "eflomal"):
+        assert out[f"align_{ref}_verses"] == 1 and out[f"align_{ref}_words"] == 4
+        # the oracle follows the reference: every argmax link is right, 4 of 5 links found
+        assert out[f"align_{ref}_oracle_precision"] == 1.0
+        assert out[f"align_{ref}_oracle_recall"] == pytest.approx(4 / 5)
+        assert out[f"align_{ref}_oracle_aer"] == pytest.approx(1 - 2 * 4 / (4 + 5))
+        # chance: a random source word is linked with probability k/4 for a word with k links
+        assert out[f"align_{ref}_uniform_precision"] == pytest.approx((2 / 4 + 3 * 1 / 4) / 4)
+        assert 0.0 <= out[f"align_{ref}_model_aer"] <= 1.0
+        heads = out["per_head"][ref]
+        assert set(heads) == {"L0H0", "L0H1", "L1H0", "L1H1", "L0mean", "L1mean"}
+        assert out[f"align_{ref}_best_head_aer"] == pytest.approx(min(v["aer"] for k, v in heads.items() if "mean" not in k), abs=1e-4)
+        assert heads[out[f"align_{ref}_best_head"]]["aer"] == pytest.approx(out[f"align_{ref}_best_head_aer"], abs=1e-4)
+    assert out["align_aer"] == out["align_strongs_model_aer"]  # the names the page reads
