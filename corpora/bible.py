@@ -409,10 +409,21 @@ def clean_existing(data: Path = DATA, sword_dir: Path = SWORD_DIR) -> dict:
 
 def write_sample(data: Path = DATA, out: Path = SAMPLE, n: int = 150, max_words: int = 30) -> int:
     """A few test verses with their reference links, shipped in assets/ for the page's picker
-    (data/ is git-ignored): evenly spaced over the test split, short enough to read."""
+    (data/ is git-ignored): evenly spaced over the test split, short enough to read. Each
+    verse carries "links" (Strong's as tagged) and, when those files exist, "links_clean"
+    (the cleaned Strong's links; absent for a verse the cleaning drops) and "links_eflomal"."""
+    from corpora.word_align import EFLOMAL_NAME
+
     items = [json.loads(l) for l in (data / "test.align.jsonl").read_text(encoding="utf-8").splitlines()]
     items = [i for i in items if i["links"] and len(i["en"].split()) <= max_words]
     picked = [items[int(k * len(items) / n)] for k in range(min(n, len(items)))]
+    for key, name in (("links_clean", CLEAN_NAME), ("links_eflomal", EFLOMAL_NAME)):
+        path = data / name
+        if path.is_file():
+            by_ref = {i["ref"]: i["links"] for i in map(json.loads, path.read_text(encoding="utf-8").splitlines())}
+            for item in picked:
+                if item["ref"] in by_ref:
+                    item[key] = by_ref[item["ref"]]
     out.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in picked), encoding="utf-8")
     return len(picked)
 

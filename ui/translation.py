@@ -157,14 +157,21 @@ class ReferenceView:
     reference: np.ndarray                 # (es words, en words) 0/1
     attention: dict[str, np.ndarray]      # arch -> (es words, en words), pooled from subwords
     scores: dict[str, dict]               # arch or "uniform" -> mass/hit/aer on this verse
+    links: tuple = ()                     # the reference's (es word, en word) links
+
+
+REFERENCES = {"links_eflomal": "eflomal (statistical aligner)", "links_clean": "Strong's numbers, cleaned",
+              "links": "Strong's numbers, as tagged"}
 
 
 @st.cache_resource(show_spinner="Reading the attention on the reference translation…", max_entries=16)
-def reference_view(folder: str, verse_json: str) -> ReferenceView | None:
+def reference_view(folder: str, verse_json: str, reference: str = "links") -> ReferenceView | None:
+    """``reference``: which of the verse's link lists (a key of REFERENCES) to score against."""
     verse = json.loads(verse_json)
     translators, _ = load_translators(folder)
     en_words, es_words = tuple(verse["en"].split()), tuple(verse["es"].split())
-    ref = reference_matrix(verse["links"], len(es_words), len(en_words))
+    links = verse.get(reference) or []
+    ref = reference_matrix(links, len(es_words), len(en_words))
     attention, scores = {}, {}
     for arch, t in translators.items():
         if arch == "seq2seq":
@@ -180,10 +187,10 @@ def reference_view(folder: str, verse_json: str) -> ReferenceView | None:
         att = att[rows] if arch == "rnnsearch" else att.mean((0, 1))[rows]
         attention[arch] = pool_to_words(att, tw[rows], sw).astype(np.float32)
         s = AlignmentScore()
-        s.add(attention[arch], verse["links"])
+        s.add(attention[arch], links)
         scores[arch] = s.result()
         if "uniform" not in scores:
             u = AlignmentScore()
-            u.add(pool_to_words(uniform_attention(att.shape), tw[rows], sw), verse["links"], expected=True)
+            u.add(pool_to_words(uniform_attention(att.shape), tw[rows], sw), links, expected=True)
             scores["uniform"] = u.result()
-    return ReferenceView(verse["ref"], en_words, es_words, ref, attention, scores)
+    return ReferenceView(verse["ref"], en_words, es_words, ref, attention, scores, tuple(map(tuple, links)))

@@ -12,10 +12,11 @@ import streamlit as st
 
 from ui.export import download, figure_config, matrix_csv, settings_json, stack_npz
 from ui.translation import (MAX_WORDS, TITLES, ModelOutput, bleu_series, cut_words, load_cards,
-                            load_translators, quality_rows, reference_view, significance_lines, translate_all)
+                            REFERENCES, load_translators, quality_rows, reference_view, significance_lines,
+                            translate_all)
 from ui.widgets import clamp_choice
 from viz.attention import attention_heatmap, model_view_figure, model_view_image, token_bar_figure
-from viz.translation import bleu_length_figure, highlight_row, learning_curve_figure
+from viz.translation import add_link_markers, bleu_length_figure, highlight_row, learning_curve_figure
 
 SAMPLE = "In the beginning God created the heavens and the earth."
 TABS = ["Alignment", "Step by step", "Test verse vs reference", "Quality and training", "Export"]
@@ -179,32 +180,39 @@ def _scores_caption(s: dict) -> str:
 
 
 def show_reference_tab(folder: str, verse: dict | None, config: dict) -> None:
-    """A test verse's Strong's-number alignment beside each model's attention on the reference."""
+    """A test verse's reference alignment beside each model's attention on the reference,
+    with the reference's links outlined on the attention."""
     if verse is None:
-        st.info("Pick a test verse in the sidebar: its Strong's-number reference alignment (English and "
-                "Spanish words tied to the same Hebrew or Greek word) then appears beside the attention "
-                "each model pays while reading the reference Spanish.")
+        st.info("Pick a test verse in the sidebar: a reference word alignment then appears beside the "
+                "attention each model pays while reading the reference Spanish, its links outlined on the maps.")
         return
-    view = reference_view(folder, json.dumps(verse, ensure_ascii=False))
+    choices = [k for k in REFERENCES if verse.get(k)]
+    if st.session_state.get("tr_reference") not in choices:
+        st.session_state["tr_reference"] = choices[0]
+    reference = st.radio("Reference alignment", choices, format_func=REFERENCES.get, horizontal=True,
+                         key="tr_reference")
+    view = reference_view(folder, json.dumps(verse, ensure_ascii=False), reference)
     st.markdown(f"**{verse['ref']}** (test split: never seen in training)")
     st.text("Reference Spanish: " + verse["es"])
     cols = st.columns(1 + len(view.attention))
     with cols[0]:
-        st.markdown("**Reference** (Strong's numbers)")
+        st.markdown(f"**Reference**: {REFERENCES[reference]}")
         st.plotly_chart(attention_heatmap(view.reference, view.es_words, view.en_words, zmax=1.0, value_name="link"),
                         config=config, key="tr_ref_map")
     for col, (arch, att) in zip(cols[1:], view.attention.items()):
         with col:
             st.markdown(f"**{arch}** reading the reference" +
-                        (" (mean of layers and heads)" if arch == "transformer" else ""))
-            st.plotly_chart(attention_heatmap(att, view.es_words, view.en_words), config=config,
-                            key=f"tr_ref_{arch}")
+                        (" (mean of layers and heads)" if arch == "transformer" else "") + ", links outlined")
+            fig = add_link_markers(attention_heatmap(att, view.es_words, view.en_words), view.links,
+                                   REFERENCES[reference])
+            st.plotly_chart(fig, config=config, key=f"tr_ref_{arch}")
             if view.scores.get(arch, {}).get("words"):
                 st.caption(_scores_caption(view.scores[arch]))
     u = view.scores.get("uniform")
     if u and u.get("words"):
         st.caption(f"Chance (uniform attention) on this verse: mass {u['mass']:.2f}, hits {u['hit']:.2f}, "
-                   f"AER {u['aer']:.2f}. Scores over {u['words']} tagged Spanish words.")
+                   f"AER {u['aer']:.2f}. Scores over the {u['words']} Spanish words with a reference link. "
+                   "How far each reference can be trusted: docs/alignment_reference.md.")
 
 
 def show_bleu_tab(cards: dict[str, dict], config: dict) -> None:

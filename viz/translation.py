@@ -87,6 +87,19 @@ def learning_curve_figure(histories: dict[str, list[dict]], best_steps: dict[str
     return fig
 
 
+def add_link_markers(fig: go.Figure, links, name: str = "reference link") -> go.Figure:
+    """Outline the (target word j, source word i) cells of ``links`` on a heatmap built by
+    attention_heatmap, so a reference alignment can be read on top of the attention."""
+    heat = fig.data[0]
+    ys, xs = list(heat.y), list(heat.x)
+    cells = [(xs[i], ys[j]) for j, i in links if 0 <= j < len(ys) and 0 <= i < len(xs)]
+    fig.add_trace(go.Scatter(
+        x=[c[0] for c in cells], y=[c[1] for c in cells], mode="markers", name=escape(name), showlegend=False,
+        marker=dict(symbol="square-open", size=13, color="#00e5ff", line=dict(width=2)),
+        hovertemplate=escape(name) + ": %{y} - %{x}<extra></extra>"))
+    return fig
+
+
 def highlight_row(fig: go.Figure, row: int, n_cols: int) -> go.Figure:
     """Outline one query row of a heatmap built by attention_heatmap (categorical axes)."""
     fig.add_shape(type="rect", xref="x", yref="y", x0=-0.5, x1=n_cols - 0.5, y0=row - 0.5, y1=row + 0.5,

@@ -100,3 +100,15 @@ def test_learning_curve_plots_bleu_and_loss_by_step_and_rings_the_exported_step(
     assert list(loss.y) == [5.0, 4.1, 4.0] and loss.xaxis == "x2"
     assert list(ring.x) == [3000] and list(ring.y) == [9.5]
     assert fig.data[3].name == "&lt;i&gt;x&lt;/i&gt;"
+
+
+def test_link_markers_outline_the_linked_cells_by_their_labels():
+    from viz.attention import attention_heatmap
+    from viz.translation import add_link_markers
+
+    fig = attention_heatmap(np.full((2, 3), 1 / 3), ["el", "gato"], ["the", "cat", "</s>"])
+    heat = fig.data[0]
+    add_link_markers(fig, [(0, 0), (1, 1), (5, 0)], "eflomal <x>")  # (5, 0) lies outside: skipped
+    marks = fig.data[1]
+    assert list(marks.x) == [heat.x[0], heat.x[1]] and list(marks.y) == [heat.y[0], heat.y[1]]
+    assert "&lt;x&gt;" in marks.hovertemplate

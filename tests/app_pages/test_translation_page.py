@@ -38,7 +38,8 @@ def tiny_assets(tmp_path_factory):
         shutil.copy(work / "out" / f"translation-{arch}-tiny.safetensors", assets / f"translation-{arch}.safetensors")
         shutil.copy(work / "out" / f"translation-{arch}-tiny.json", assets / f"translation-{arch}.json")
     verse = {"ref": "Test 1:1", "en": "in the beginning god created heavens",
-             "es": "en el principio dios creó cielos", "links": [[0, 0], [2, 2], [3, 3], [4, 4], [5, 5]]}
+             "es": "en el principio dios creó cielos", "links": [[0, 0], [2, 2], [3, 3], [4, 4], [5, 5]],
+             "links_eflomal": [[0, 0], [1, 1], [2, 2], [3, 3], [4, 4], [5, 5]]}
     (assets / "translation-test-verses.jsonl").write_text(json.dumps(verse) + "\n", encoding="utf-8")
     return assets
 
@@ -92,6 +93,12 @@ def test_test_verse_shows_reference_alignment(page):
     assert not at.exception
     assert {"tr_ref_map", "tr_ref_rnnsearch", "tr_ref_transformer"} <= _chart_keys(at.main)
     assert any("Chance" in c.value for c in at.caption)
+    # eflomal first; only the references this verse has are offered (no cleaned links here)
+    assert at.radio(key="tr_reference").value == "links_eflomal"
+    assert at.radio(key="tr_reference").options == ["eflomal (statistical aligner)", "Strong's numbers, as tagged"]
+    assert any("6 Spanish words" in c.value for c in at.caption)
+    at.radio(key="tr_reference").set_value("links").run()
+    assert not at.exception and any("5 Spanish words" in c.value for c in at.caption)
 
 
 def test_empty_long_and_hostile_input(page):
