@@ -46,11 +46,9 @@ def head_statistics(attention: np.ndarray, special: tuple[bool, ...] | np.ndarra
     pos = np.arange(t, dtype=np.float32)
     distance = np.abs(pos[:, None] - pos[None, :])  # (T, T)
     stats["distance"] = np.einsum("lhqk,qk->lh", a, distance, optimize=True) / t
-    if t > 1:
-        stats["previous"] = np.diagonal(a, offset=-1, axis1=-2, axis2=-1).sum(-1) / t
-        stats["next"] = np.diagonal(a, offset=1, axis1=-2, axis2=-1).sum(-1) / t
-    else:
-        stats["previous"] = stats["next"] = np.zeros(a.shape[:2])
+    # for T = 1 the off-diagonals are empty and both shares are 0
+    stats["previous"] = np.diagonal(a, offset=-1, axis1=-2, axis2=-1).sum(-1) / t
+    stats["next"] = np.diagonal(a, offset=1, axis1=-2, axis2=-1).sum(-1) / t
     stats["self"] = np.diagonal(a, axis1=-2, axis2=-1).mean(-1)
     return {k: v.astype(np.float32) for k, v in stats.items()}
 
