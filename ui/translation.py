@@ -113,10 +113,12 @@ def quality_rows(cards: dict[str, dict]) -> list[dict]:
     for arch, card in cards.items():
         m = card.get("metrics", {})
         ci = m.get("bleu_ci95")
+        # cards written before beam evaluation hold one greedy BLEU under "bleu"
+        beam, greedy = (m.get("bleu"), m.get("bleu_greedy")) if "bleu_greedy" in m else (None, m.get("bleu"))
         rows.append({"model": arch, "test verses": m.get("test_sentences"),
-                     "BLEU (beam)": None if m.get("bleu") is None else round(m["bleu"], 2),
+                     "BLEU (beam)": None if beam is None else round(beam, 2),
                      "± 95%": None if ci is None else round(ci, 2),
-                     "BLEU (greedy)": None if m.get("bleu_greedy") is None else round(m["bleu_greedy"], 2),
+                     "BLEU (greedy)": None if greedy is None else round(greedy, 2),
                      "chrF": None if m.get("chrf") is None else round(m["chrf"], 2),
                      "steps": m.get("train_steps"), "best step": card.get("best_step"),
                      "training minutes": m.get("train_minutes"), "made by": card.get("made_by")})

@@ -231,9 +231,10 @@ def show_bleu_tab(cards: dict[str, dict], config: dict) -> None:
     st.markdown("**Test BLEU by source length**")
     st.plotly_chart(bleu_length_figure(buckets, series, counts, errors), config=config, key="tr_bleu")
     decoding = next((c.get("decoding") for c in cards.values() if c.get("decoding")), "")
-    st.caption("Test verses (chapters never seen in training), sacrebleu corpus BLEU per source-length "
-               "bucket with 95% bootstrap intervals; the analogue of Figure 2 of Bahdanau et al. 2015. "
-               + decoding.split(";")[0] + ".")
+    intervals = any(v is not None for e in errors.values() for v in e)
+    st.caption("Test verses (chapters never seen in training), sacrebleu corpus BLEU per source-length bucket"
+               + (" with 95% bootstrap intervals" if intervals else "") +
+               "; the analogue of Figure 2 of Bahdanau et al. 2015. " + decoding.split(";")[0] + ".")
     st.dataframe(quality_rows(cards), hide_index=True)
     for line in significance_lines(cards):
         st.caption(line)

@@ -120,3 +120,12 @@ def test_missing_weights_name_the_training_command(tmp_path, monkeypatch):
     assert not at.exception
     assert any("python -m train translation --arch rnnsearch" in w.value for w in at.sidebar.warning)
     assert any("No translation model" in i.value for i in at.info)
+
+
+def test_quality_rows_put_an_old_greedy_only_bleu_in_the_greedy_column():
+    from ui.translation import quality_rows
+
+    old, new = quality_rows({"old": {"metrics": {"bleu": 8.7}},
+                             "new": {"metrics": {"bleu": 21.0, "bleu_greedy": 19.5, "bleu_ci95": 0.8}}})
+    assert (old["BLEU (beam)"], old["BLEU (greedy)"]) == (None, 8.7)
+    assert (new["BLEU (beam)"], new["BLEU (greedy)"], new["± 95%"]) == (21.0, 19.5, 0.8)
