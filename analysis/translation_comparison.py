@@ -27,12 +27,15 @@ def compare(cards: dict[str, dict]) -> dict:
             diffs = {b: (None if m.get(f"bleu_len_{b}") is None or base.get(f"bleu_len_{b}") is None
                          else round(m[f"bleu_len_{b}"] - base[f"bleu_len_{b}"], 3)) for b in BUCKETS}
             pts = [(i, d) for i, d in enumerate(diffs.values()) if d is not None]
-            slope = float(np.polyfit([p[0] for p in pts], [p[1] for p in pts], 1)[0]) if len(pts) >= 2 else None
+            # rounded before it is judged: a flat advantage fits a slope of ±1e-16, which is no growth
+            # (+ 0.0 turns a rounded -0.0 into 0.0)
+            slope = (round(float(np.polyfit([p[0] for p in pts], [p[1] for p in pts], 1)[0]), 3) + 0.0
+                     if len(pts) >= 2 else None)
             rising = all(b[1] >= a[1] for a, b in zip(pts, pts[1:])) if len(pts) >= 2 else None
             overall = round(m["bleu"] - base["bleu"], 3)
             out[f"{arch}_minus_seq2seq_bleu"] = overall
             out[f"{arch}_minus_seq2seq_bleu_by_length"] = diffs
-            out[f"{arch}_advantage_slope_per_bucket"] = None if slope is None else round(slope, 3)
+            out[f"{arch}_advantage_slope_per_bucket"] = slope
             out[f"{arch}_advantage_rises_every_bucket"] = rising
             grows = slope is not None and slope > 0
             out[f"{arch}_vs_seq2seq"] = (
