@@ -194,15 +194,16 @@ def show_reference_tab(folder: str, verse: dict | None, config: dict) -> None:
     view = reference_view(folder, json.dumps(verse, ensure_ascii=False), reference)
     st.markdown(f"**{verse['ref']}** (test split: never seen in training)")
     st.text("Reference Spanish: " + verse["es"])
-    cols = st.columns(1 + len(view.attention))
-    with cols[0]:
-        st.markdown(f"**Reference**: {REFERENCES[reference]}")
+    if not view.attention:  # no model could read this verse: show the reference alone
         st.plotly_chart(attention_heatmap(view.reference, view.es_words, view.en_words, zmax=1.0, value_name="link"),
                         config=config, key="tr_ref_map")
-    for col, (arch, att) in zip(cols[1:], view.attention.items()):
+    # the reference is drawn as outlines on each map, so two columns stay readable at 1000 px
+    cols = st.columns(max(1, len(view.attention)))
+    for col, (arch, att) in zip(cols, view.attention.items()):
         with col:
             st.markdown(f"**{arch}** reading the reference" +
-                        (" (mean of layers and heads)" if arch == "transformer" else "") + ", links outlined")
+                        (" (mean of layers and heads)" if arch == "transformer" else "") +
+                        f"; {REFERENCES[reference]} links outlined")
             fig = add_link_markers(attention_heatmap(att, view.es_words, view.en_words), view.links,
                                    REFERENCES[reference])
             st.plotly_chart(fig, config=config, key=f"tr_ref_{arch}")

@@ -95,7 +95,9 @@ def add_link_markers(fig: go.Figure, links, name: str = "reference link") -> go.
     cells = [(xs[i], ys[j]) for j, i in links if 0 <= j < len(ys) and 0 <= i < len(xs)]
     fig.add_trace(go.Scatter(
         x=[c[0] for c in cells], y=[c[1] for c in cells], mode="markers", name=escape(name), showlegend=False,
-        marker=dict(symbol="square-open", size=13, color="#00e5ff", line=dict(width=2)),
+        # sized to the cells: attention_heatmap draws 18 px rows, at least 360 px in all
+        marker=dict(symbol="square-open", size=int(np.clip(360 / max(len(ys), len(xs), 1), 5, 13)),
+                    color="#00e5ff", line=dict(width=1.5)),
         hovertemplate=escape(name) + ": %{y} - %{x}<extra></extra>"))
     return fig
 

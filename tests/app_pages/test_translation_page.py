@@ -91,7 +91,7 @@ def test_test_verse_shows_reference_alignment(page):
     at.session_state["tr_tab"] = "Test verse vs reference"
     at.run()
     assert not at.exception
-    assert {"tr_ref_map", "tr_ref_rnnsearch", "tr_ref_transformer"} <= _chart_keys(at.main)
+    assert {"tr_ref_rnnsearch", "tr_ref_transformer"} <= _chart_keys(at.main)
     assert any("Chance" in c.value for c in at.caption)
     # eflomal first; only the references this verse has are offered (no cleaned links here)
     assert at.radio(key="tr_reference").value == "links_eflomal"
