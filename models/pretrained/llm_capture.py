@@ -172,10 +172,11 @@ def _capturing_attention(module, query, key, value, attention_mask, dropout=0.0,
     if softcap is None:
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
                                       scaling=scaling, **kwargs)
-    return _softcap_attention(module, query, key, value, attention_mask, dropout, scaling, softcap)
+    return _softcap_attention(module, query, key, value, attention_mask, dropout, scaling, softcap,
+                              _resolve_causal(module, kwargs))
 
 
-def _softcap_attention(module, query, key, value, attention_mask, dropout, scaling, softcap):
+def _softcap_attention(module, query, key, value, attention_mask, dropout, scaling, softcap, causal):
     """Eager-equivalent attention for soft-capped layers, in row chunks (SDPA cannot cap).
 
     query (B, H, T, d), key/value (B, KV, Tk, d), attention_mask bool (B, 1, T, Tk) or None
@@ -187,7 +188,7 @@ def _softcap_attention(module, query, key, value, attention_mask, dropout, scali
     kv, tk = key.shape[1], key.shape[2]
     n_rep = h // kv
     scale = scaling if scaling is not None else d ** -0.5
-    causal = attention_mask is None and _resolve_causal(module, {}) and t > 1
+    causal = attention_mask is None and causal and t > 1
     out = torch.empty(b, h, t, value.shape[-1], dtype=query.dtype, device=query.device)
     chunk = _chunk_rows(h * b, tk)
     kt = key.transpose(-1, -2)                                   # (B, KV, d, Tk)
@@ -458,8 +459,7 @@ def head_map(captured: Captured, layer: int, head: int, rows: slice | None = Non
     for a in range(r0, r1, chunk):
         b = min(r1, a + chunk)
         out[a - r0:b - r0] = _rows_probs(lc, [head], a, b, dtype)[0, :, c0:c1]
-    name = f"decoder.self.layer{layer}.head{head}" if (r0, r1, c0, c1) == (0, t, 0, t) else \
-        f"decoder.self.layer{layer}.head{head}.tile"
+    name = f"{_prefix(lc)}.layer{layer}.head{head}" + ("" if (r0, r1, c0, c1) == (0, t, 0, t) else ".tile")
     return _record(captured, name, out, ("query", "key"), layer, head, (r0, r1), (c0, c1))
 
 
@@ -473,9 +473,14 @@ def query_row(captured: Captured, layer: int, head: int, i: int, dtype: torch.dt
         raise IndexError(f"query {i} out of range for {t} tokens")
     i = i % t
     row = _rows_probs(lc, [head], i, i + 1, dtype)[0, 0]
-    rec = _record(captured, f"decoder.self.layer{layer}.head{head}.query{i}", row, ("key",), layer, head,
+    rec = _record(captured, f"{_prefix(lc)}.layer{layer}.head{head}.query{i}", row, ("key",), layer, head,
                   cols=(0, t), extra={"query": i})
     return rec
+
+
+def _prefix(lc: LayerCapture) -> str:
+    # the names hf.py gives the same maps, stacked: "decoder.self" / "encoder.self"
+    return "decoder.self" if lc.causal else "encoder.self"
 
 
 def _check_head(lc: LayerCapture, head: int) -> None:
@@ -505,7 +510,7 @@ def head_overview(captured: Captured, layer: int, head: int, size: int = 1024) -
         p = torch.nn.functional.pad(p, (0, pad_c, 0, pad_r))
         pooled = p.view(p.shape[0] // block, block, n, block).amax(dim=(1, 3))  # (c/block, n)
         out[a // block:a // block + pooled.shape[0]] = pooled
-    return _record(captured, f"decoder.self.layer{layer}.head{head}.overview", out, ("query", "key"),
+    return _record(captured, f"{_prefix(lc)}.layer{layer}.head{head}.overview", out, ("query", "key"),
                    layer, head, extra={"block": block, "pooled": "max"})
 
 

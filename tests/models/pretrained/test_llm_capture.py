@@ -105,6 +105,7 @@ def test_every_head_equals_eager(run):
         for head in range(captured.n_heads):
             rec = lc.head_map(captured, layer, head)
             assert rec.axes == ("query", "key") and rec.causal and rec.shape == (T, T)
+            assert rec.name == f"decoder.self.layer{layer}.head{head}" and rec.meta["head"] == head
             assert rec.query_labels == rec.key_labels == tuple(f"t{i}" for i in range(T))
             torch.testing.assert_close(rec.weights, maps[layer, head], atol=1e-5, rtol=0,
                                        msg=f"{family} layer {layer} head {head}")
