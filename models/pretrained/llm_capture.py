@@ -524,6 +524,20 @@ STATISTICS = {
 }
 
 
+def uniform_baseline(n_tokens: int, local_window: int = 8) -> dict[str, float]:
+    """Each statistic of ``head_statistics`` for uniform causal attention over the same
+    number of tokens (query i spreads 1/(i+1) over keys 0..i): the chance level to read
+    every head's value against.
+        entropy  mean_i log(i+1)      sink  mean_i 1/(i+1)
+        distance mean_i i/2           local mean_i min(i+1, window+1)/(i+1)"""
+    if n_tokens < 1:
+        raise ValueError("need at least one token")
+    i = torch.arange(n_tokens, dtype=torch.float64)
+    return {"entropy": float(torch.log(i + 1).mean()), "sink": float((1 / (i + 1)).mean()),
+            "distance": float((i / 2).mean()),
+            "local": float((torch.clamp(i + 1, max=local_window + 1) / (i + 1)).mean())}
+
+
 def _iter_layer_rows(lc: LayerCapture, t: int, dtype, chunk: int | None):
     heads = list(range(lc.n_heads))
     step = chunk or _chunk_rows(len(heads), t)
@@ -572,3 +586,20 @@ def offset_scores(captured: Captured, offset: int, first: int = 0, chunk: int | 
             i = torch.arange(a, r1, device=p.device)
             out[li] += p[:, i - r0, i - offset].sum(-1).double().cpu()
     return (out / (t - start)).float()
+
+
+@torch.inference_mode()
+def attention_received(captured: Captured, layer: int, chunk: int | None = None) -> AttentionMap:
+    """(heads, T): how much attention each key receives in one layer, per head,
+    mean over all T queries of A_ij (each head's row sums to 1; a sink stands out).
+    Computed in row chunks, never T x T."""
+    lc = _layer(captured, layer)
+    t = captured.n_tokens
+    total = torch.zeros(lc.n_heads, t, dtype=torch.float64)
+    for _, _, p in _iter_layer_rows(lc, t, torch.float32, chunk):
+        total += p.sum(1).double().cpu()                                # (H, T)
+    labels = captured.tokens
+    return AttentionMap(f"{_prefix(lc)}.layer{layer}.received", "self", (total / t).float(), ("head", "key"),
+                        key_labels=labels, causal=lc.causal,
+                        meta={"model_type": captured.model_type, "layer": layer, "n_tokens": t,
+                              "statistic": "mean over queries of A_ij"})

@@ -122,6 +122,8 @@ def test_long_hostile_text_is_cut_with_a_notice():
 
 def test_bad_model_directory_gives_a_message(tmp_path):
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.sidebar.radio(key="tf_model_choice").set_value("path").run()
+    assert any("Type the path" in i.value for i in at.sidebar.info)
     at.sidebar.text_input(key="tf_model_dir").input(str(tmp_path / "missing")).run()
     assert not at.exception
     assert any("does not exist" in e.value for e in at.sidebar.error)
@@ -134,6 +136,7 @@ def test_encoder_decoder_model_shows_all_three_attentions(tmp_path):
 
     folder = tiny_bart(tmp_path / "bart")
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.sidebar.radio(key="tf_model_choice").set_value("path").run()
     at.sidebar.text_input(key="tf_model_dir").input(str(folder)).run()
     assert not at.exception
     radio = at.radio(key="tf_record")

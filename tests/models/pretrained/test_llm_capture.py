@@ -292,3 +292,30 @@ def test_padding_mask_is_refused():
                 model(input_ids=ids, attention_mask=torch.tensor([[0, 1, 1, 1, 1, 1, 1, 1]]), use_cache=False)
     finally:
         lc._RECORDER.reset(token)
+
+
+@pytest.mark.parametrize("chunk", [3, None])
+def test_attention_received_is_the_mean_of_each_key_column(run, chunk):
+    captured, maps = run[5], run[6]
+    for layer in range(captured.n_layers):
+        rec = lc.attention_received(captured, layer, chunk=chunk)
+        assert rec.axes == ("head", "key") and rec.key_labels == tuple(f"t{i}" for i in range(T))
+        torch.testing.assert_close(rec.weights, maps[layer].mean(1), atol=1e-5, rtol=1e-5)
+
+
+def test_uniform_baseline_is_what_a_uniform_causal_head_scores():
+    """Zero queries make every score equal, so attention is uniform over keys 0..i: its
+    statistics must be the chance levels, which are also written out here by hand."""
+    t, window = 23, 4
+    layer = lc.LayerCapture(q=torch.zeros(2, t, 3), k=torch.randn(1, t, 3), scaling=1.0, causal=True,
+                            sliding_window=None, softcap=None)
+    captured = lc.Captured(layers=(layer,), n_tokens=t, model_type="toy")
+    stats = lc.head_statistics(captured, local_window=window)
+    base = lc.uniform_baseline(t, window)
+    for name, value in base.items():
+        torch.testing.assert_close(stats[name], torch.full((1, 2), value), atol=1e-5, rtol=1e-5, msg=name)
+    import math
+    assert base["sink"] == pytest.approx(sum(1 / (i + 1) for i in range(t)) / t)
+    assert base["entropy"] == pytest.approx(sum(math.log(i + 1) for i in range(t)) / t)
+    assert base["distance"] == pytest.approx(sum(i / 2 for i in range(t)) / t)
+    assert base["local"] == pytest.approx(sum(min(i + 1, window + 1) / (i + 1) for i in range(t)) / t)

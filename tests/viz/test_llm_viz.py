@@ -1,0 +1,58 @@
+"""The long-context figures: what each one encodes, checked on small hand-made inputs."""
+
+import base64
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from viz.attention import COLORSCALE, _lut
+from viz.llm import layer_head_grid, map_png, overview_figure, shaded_tokens_html
+
+
+def _pixels(uri: str) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("RGB"))
+
+
+def test_map_png_colours_by_the_square_root_of_weight_over_max():
+    v = np.array([[0.0, 0.25], [1.0, 4.0]])
+    px = _pixels(map_png(v))
+    lut = _lut(COLORSCALE)
+    for (r, c), level in {(0, 0): 0.0, (0, 1): 0.25, (1, 0): 0.5, (1, 1): 1.0}.items():
+        assert (px[r, c] == lut[int(round(level * 255))]).all()  # (v / 4) ** 0.5
+    assert (_pixels(map_png(np.zeros((2, 2)))) == lut[0]).all()   # an all-zero map stays dark, no NaN
+    with pytest.raises(ValueError):
+        map_png(np.zeros(3))
+
+
+def test_overview_has_one_click_point_per_tile_on_or_below_the_diagonal():
+    fig = overview_figure(np.ones((5, 5)), block=2, n_tokens=10, tile=4, selected=(4, 0))
+    points = fig.data[1]
+    starts = {tuple(int(x) for x in p) for p in points.customdata}
+    assert starts == {(0, 0), (4, 0), (4, 4), (8, 0), (8, 4), (8, 8)}  # (0, 4), (0, 8), (4, 8) lie above
+    assert list(points.x[:1]) == [2.0] and list(points.y[:1]) == [2.0]  # tile centres in token positions
+    image = fig.data[0]
+    assert (image.dx, image.dy) == (2, 2)                              # one pixel = a 2 x 2 token block
+    (rect,) = fig.layout.shapes
+    assert (rect.x0, rect.x1, rect.y0, rect.y1) == (0, 4, 4, 8)
+
+
+def test_shaded_tokens_escape_text_shade_by_weight_and_rank_the_top_keys():
+    html = shaded_tokens_html(["<b>", " cat", "\n"], np.array([0.5, 0.25, 0.25]), query=2, top=1)
+    assert "<b>" not in html  # the token is text, never markup
+    assert "&lt;b&gt;" in html and "rgba(228,0,43,1.000)" in html and "rgba(228,0,43,0.500)" in html
+    assert html.count("<sup>") == 1 and "<sup>1</sup>" in html
+    assert "outline" in html.split("</span>")[2]       # the query token is boxed
+    with pytest.raises(ValueError):
+        shaded_tokens_html(["a"], np.array([0.5, 0.5]), 0)
+
+
+def test_layer_head_grid_points_carry_layer_head_value_and_the_chance_level_is_titled():
+    v = np.array([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]])
+    fig = layer_head_grid(v, "Sink share", "sink", selected=(1, 2), chance=0.125)
+    custom = np.asarray(fig.data[1].customdata)
+    assert custom.shape == (6, 3) and custom[5].tolist() == pytest.approx([1, 2, 0.6])
+    assert "0.125" in fig.layout.title.text
+    (rect,) = fig.layout.shapes
+    assert (rect.x0, rect.y0) == (1.5, 0.5)

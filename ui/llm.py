@@ -1,0 +1,130 @@
+"""Streamlit glue for decoder-only LLMs on the Transformer page.
+
+One fused forward per (model, prompt, options) records every layer's queries and keys
+(models/pretrained/llm_capture.py): O(layers x T x d) memory, so thousands of tokens fit.
+Each view (a head's pooled overview, a zoomed tile, one token's row, attention
+received, the layers x heads grid) is computed from them when first asked for and kept in
+``st.cache_resource``, so a layer or head switch recomputes one head, never the model.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+import torch
+
+from models.pretrained import llm_capture as lc
+from models.pretrained.hf import ModelDirError
+from models.pretrained.llm_local import GGUFError, LoadedLM, load_causal_lm, prompt_ids
+
+MAX_CHARS = 400_000        # read at most this much text (a 200,000-character paste fits)
+MAX_NEW_TOKENS = 64
+TILE = 128                 # zoomed tiles are TILE x TILE tokens, sent as plotly data
+OVERVIEW = 1024            # the pooled overview is at most OVERVIEW x OVERVIEW cells
+LOCAL_WINDOW = 8
+
+
+def is_causal_lm(path: str) -> bool:
+    """A .gguf file, or a folder whose config names a causal-LM architecture."""
+    if path.lower().endswith(".gguf"):
+        return True
+    try:
+        config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    names = config.get("architectures") or []
+    return not config.get("is_encoder_decoder") and any(
+        n.endswith(("ForCausalLM", "LMHeadModel")) for n in names)
+
+
+@st.cache_resource(show_spinner="Loading the language model (a .gguf is converted once)…", max_entries=2)
+def load_lm(path: str) -> LoadedLM:
+    return load_causal_lm(path)
+
+
+def load_lm_or_explain(path: str) -> LoadedLM | None:
+    try:
+        return load_lm(path)
+    except (GGUFError, ModelDirError, lc.CaptureError) as exc:
+        st.error(str(exc))
+    except (OSError, ValueError, RuntimeError) as exc:
+        st.error(f"{path!r} could not be loaded as a language model: {exc}")
+    return None
+
+
+@dataclass(frozen=True, eq=False)
+class LLMRun:
+    tokens: tuple[str, ...]      # every token read: the prompt (with its chat template) + continuation
+    n_prompt: int                # tokens of the prompt, before the continuation
+    n_prompt_cut: int            # prompt tokens dropped to fit the context
+    n_chars_cut: int
+    continuation: str
+    captured: lc.Captured
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self.tokens)
+
+
+def token_labels(tokenizer, ids) -> tuple[str, ...]:
+    """Each token as the text it stands for (spaces kept, so a row reads as the text)."""
+    return tuple(tokenizer.decode([int(i)]) for i in ids)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def run_llm(path: str, text: str, chat: bool, n_new: int) -> LLMRun:
+    """The prompt (cut to the context), an optional greedy continuation, then one captured forward."""
+    loaded = load_lm(path)
+    n_chars_cut = max(0, len(text) - MAX_CHARS)
+    ids = prompt_ids(loaded, text[:MAX_CHARS], chat)[0]
+    limit = loaded.context_length or 2048
+    n_cut = max(0, ids.shape[0] + n_new - limit)
+    if n_cut:  # keep the end of the prompt: with a chat template it holds the generation prompt
+        ids = ids[n_cut:]
+    n_prompt = int(ids.shape[0])
+    continuation = ""
+    if n_new:
+        with torch.inference_mode():
+            out = loaded.model.generate(ids[None].to(loaded.device), max_new_tokens=n_new, do_sample=False,
+                                        attention_mask=torch.ones(1, n_prompt, dtype=torch.long,
+                                                                  device=loaded.device),
+                                        pad_token_id=loaded.tokenizer.eos_token_id)
+        ids = out[0].cpu()
+        continuation = loaded.tokenizer.decode(ids[n_prompt:], skip_special_tokens=True)
+    labels = token_labels(loaded.tokenizer, ids)
+    _, captured = lc.capture(loaded.model, ids, tokens=labels, logits_to_keep=1)
+    return LLMRun(labels, n_prompt, n_cut, n_chars_cut, continuation, captured)
+
+
+@st.cache_resource(show_spinner="Measuring every head at full length…", max_entries=4)
+def statistics_of(path: str, text: str, chat: bool, n_new: int) -> dict[str, np.ndarray]:
+    run = run_llm(path, text, chat, n_new)
+    stats = lc.head_statistics(run.captured, local_window=LOCAL_WINDOW)
+    return {k: v.numpy() for k, v in stats.items()}
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def overview_of(path: str, text: str, chat: bool, n_new: int, layer: int, head: int) -> tuple[np.ndarray, int]:
+    rec = lc.head_overview(run_llm(path, text, chat, n_new).captured, layer, head, size=OVERVIEW)
+    return rec.numpy(), int(rec.meta["block"])
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def tile_of(path: str, text: str, chat: bool, n_new: int, layer: int, head: int, r0: int, c0: int):
+    run = run_llm(path, text, chat, n_new)
+    t = run.n_tokens
+    return lc.head_map(run.captured, layer, head, rows=slice(r0, min(t, r0 + TILE)), cols=slice(c0, min(t, c0 + TILE)))
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def row_of(path: str, text: str, chat: bool, n_new: int, layer: int, head: int, query: int) -> np.ndarray:
+    return lc.query_row(run_llm(path, text, chat, n_new).captured, layer, head, query).numpy()
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def received_of(path: str, text: str, chat: bool, n_new: int, layer: int) -> np.ndarray:
+    return lc.attention_received(run_llm(path, text, chat, n_new).captured, layer).numpy()

@@ -1,0 +1,185 @@
+"""The Transformer page's views of a decoder LLM over a long prompt: the prompt form,
+the layer and head pickers (one source of truth in session state), and one function
+per tab. Every map comes from ui.llm's caches; a click or a switch recomputes one head.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from models.pretrained import llm_capture as lc
+from ui.clicks import point_pair, selected_points
+from ui.export import figure_config
+from ui.llm import (LOCAL_WINDOW, MAX_NEW_TOKENS, TILE, LLMRun, load_lm_or_explain, overview_of, received_of,
+                    row_of, run_llm, statistics_of, tile_of)
+from ui.widgets import clamp_choice
+from viz.attention import attention_heatmap, token_bar_figure
+from viz.llm import layer_head_grid, overview_figure, shaded_tokens_html
+
+SAMPLE = ("Paste a long document here: a chapter, a contract, a code file. The model reads up to its own "
+          "context length (8,192 tokens for SmolLM2), and every head's map is computed from the queries and "
+          "keys of one fused forward pass, so even thousands of tokens stay responsive.")
+TABS = ["Head overview", "One token's reading", "Attention received", "Heads at full length"]
+STAT_TITLES = {"entropy": "Entropy (nats)", "sink": "Share on the first token (sink)",
+               "distance": "Mean distance (tokens)", "local": f"Share within {LOCAL_WINDOW} tokens"}
+
+
+def llm_prompt_form(has_chat_template: bool) -> tuple[str, bool, int]:
+    with st.form("llm_form", border=False):
+        text = st.text_area("Prompt", value=SAMPLE, height=160, key="llm_text",
+                            help="Any length up to the model's context; Ctrl+Enter (⌘+Enter) runs it.")
+        a, b = st.columns(2)
+        chat = a.checkbox("Wrap in the chat template", value=has_chat_template, key="llm_chat",
+                          disabled=not has_chat_template,
+                          help="As a user turn, the way the model was tuned to read prompts."
+                          if has_chat_template else "This tokenizer has no chat template.")
+        n_new = b.number_input("Continue with new tokens (greedy)", 0, MAX_NEW_TOKENS, 0, key="llm_new",
+                               help="The generated tokens join the views.")
+        st.form_submit_button("Analyse", type="primary", icon=":material/play_arrow:")
+    if not text.strip():
+        st.warning("The prompt is empty. Type or paste some text, then press Analyse.")
+        st.stop()
+    return text, bool(chat and has_chat_template), int(n_new)
+
+
+def run_or_stop(path: str, text: str, chat: bool, n_new: int) -> LLMRun:
+    try:
+        with st.spinner("Running the model once over the whole prompt…"):
+            run = run_llm(path, text, chat, n_new)
+    except lc.CaptureError as exc:
+        st.error(str(exc))
+        st.stop()
+    except (ValueError, RuntimeError) as exc:
+        st.error(f"The model could not read this prompt: {exc}")
+        st.stop()
+    if run.n_chars_cut:
+        st.info(f"The text was cut: the last {run.n_chars_cut:,} characters were not read.")
+    if run.n_prompt_cut:
+        st.info(f"The prompt was {run.n_prompt + run.n_prompt_cut:,} tokens, more than the model reads; "
+                f"its first {run.n_prompt_cut:,} tokens were dropped.")
+    if run.n_tokens > run.n_prompt:
+        st.markdown(f"**Continuation** ({run.n_tokens - run.n_prompt} new tokens, greedy; they join the views):")
+        st.text(run.continuation or "(only special tokens)")
+    st.caption(f"{run.n_tokens:,} tokens ({run.n_prompt:,} of prompt) · captured queries and keys: "
+               f"{run.captured.nbytes() / 2**20:,.1f} MB for {run.captured.n_layers} layers")
+    return run
+
+
+def _pick_head(layer: int, head: int) -> None:
+    st.session_state["llm_layer"], st.session_state["llm_head"] = int(layer), int(head)
+
+
+def _tile_from_click() -> None:
+    points = [p for p in selected_points(st.session_state.get("llm_overview")) if p.get("curve_number") == 1]
+    pair = point_pair(points[0]) if points else None
+    if pair is not None:
+        st.session_state["llm_tile_row"], st.session_state["llm_tile_col"] = int(pair[0]), int(pair[1])
+
+
+def _head_from_grid() -> None:
+    points = [p for p in selected_points(st.session_state.get("llm_grid")) if p.get("curve_number") == 1]
+    pair = point_pair(points[0]) if points else None
+    if pair is not None:
+        _pick_head(*pair)
+
+
+def show_overview_tab(key: tuple, run: LLMRun, layer: int, head: int, config: dict) -> None:
+    t = run.n_tokens
+    pooled, block = overview_of(*key, layer, head)
+    for name in ("llm_tile_row", "llm_tile_col"):  # keep the tile inside this text
+        st.session_state[name] = min(max(0, int(st.session_state.get(name, 0)) // TILE * TILE), (t - 1) // TILE * TILE)
+    over, zoom = st.columns([1, 1])
+    with over:
+        st.plotly_chart(overview_figure(pooled, block, t, TILE, f"Layer {layer}, head {head}: all {t:,} tokens",
+                                        selected=(st.session_state["llm_tile_row"], st.session_state["llm_tile_col"])),
+                        config=config, key="llm_overview", on_select=_tile_from_click, selection_mode="points")
+        st.caption(("Each pixel is the largest weight in a block of "
+                    f"{block} × {block} tokens, so peaks survive the pooling; " if block > 1 else
+                    "Every query × key at full resolution; ") +
+                   "colour ∝ √(weight / max). Click a square to zoom into it.")
+    with zoom:
+        a, b = st.columns(2)
+        a.number_input("Zoom: first query", 0, (t - 1) // TILE * TILE, step=TILE, key="llm_tile_row")
+        b.number_input("Zoom: first key", 0, (t - 1) // TILE * TILE, step=TILE, key="llm_tile_col")
+        tile = tile_of(*key, layer, head, st.session_state["llm_tile_row"], st.session_state["llm_tile_col"])
+        (r0, r1), (c0, c1) = tile.meta["rows"], tile.meta["cols"]
+        st.plotly_chart(attention_heatmap(tile.numpy(), [f"{i}: {s}" for i, s in zip(range(r0, r1), tile.query_labels)],
+                                          [f"{j}: {s}" for j, s in zip(range(c0, c1), tile.key_labels)],
+                                          f"Queries {r0}–{r1 - 1} × keys {c0}–{c1 - 1}, full resolution"),
+                        config=config, key="llm_tile")
+
+
+def show_row_tab(key: tuple, run: LLMRun, layer: int, head: int) -> None:
+    t = run.n_tokens
+    clamp_choice("llm_query", t, default=t - 1)
+    query = st.number_input("Token (position)", 0, t - 1, key="llm_query",
+                            help="Which tokens does this token read? Default: the last one.")
+    row = row_of(*key, layer, head, int(query))
+    st.caption(f"Token {query} ({run.tokens[query]!r}) in layer {layer}, head {head}: shading ∝ weight; "
+               "the five strongest keys are numbered; hover a token for its weight.")
+    st.html(shaded_tokens_html(run.tokens[:query + 1], row[:query + 1], int(query)))
+
+
+def show_received_tab(key: tuple, run: LLMRun, layer: int, config: dict) -> None:
+    received = received_of(*key, layer)                               # (heads, T)
+    mean = received.mean(0)
+    st.plotly_chart(token_bar_figure(mean, [f"{j}: {s}" for j, s in enumerate(run.tokens)],
+                                     f"Layer {layer}: attention each token receives, mean of heads and queries",
+                                     "received"), config=config, key="llm_received")
+    top = sorted(range(run.n_tokens), key=lambda j: -mean[j])[:10]
+    st.dataframe([{"position": j, "token": run.tokens[j], "received (mean of heads)": round(float(mean[j]), 4),
+                   "strongest head": int(received[:, j].argmax())} for j in top], hide_index=True)
+    st.caption(f"Chance: 1/(i+1) per key for query i; a key that every query reads evenly would receive "
+               f"{1 / run.n_tokens:.5f}. A first token far above that is an attention sink.")
+
+
+def show_grid_tab(key: tuple, run: LLMRun, layer: int, head: int, config: dict) -> None:
+    stats = statistics_of(*key)
+    chance = lc.uniform_baseline(run.n_tokens, LOCAL_WINDOW)
+    name = st.selectbox("Statistic", list(STAT_TITLES), format_func=STAT_TITLES.get, key="llm_stat")
+    st.plotly_chart(layer_head_grid(stats[name], STAT_TITLES[name], name, selected=(layer, head),
+                                    chance=chance[name]), config=config, key="llm_grid",
+                    on_select=_head_from_grid, selection_mode="points")
+    st.caption(f"Every head over all {run.n_tokens:,} query tokens, computed in row chunks from the captured "
+               "queries and keys; the title gives the value uniform causal attention would score. "
+               "Click a head to inspect it.")
+
+
+@st.fragment
+def llm_explore(path: str, text: str, chat: bool, n_new: int, run: LLMRun) -> None:
+    """Everything below the prompt; reruns alone, reading the caches."""
+    key = (path, text, chat, n_new)
+    captured = run.captured
+    clamp_choice("llm_layer", captured.n_layers, default=captured.n_layers // 2)
+    clamp_choice("llm_head", captured.n_heads)
+    a, b = st.columns(2)
+    layer = a.selectbox("Layer", range(captured.n_layers), key="llm_layer")
+    head = b.selectbox("Head", range(captured.n_heads), key="llm_head",
+                       format_func=lambda h: f"{h} (reads key/value head {captured.layers[0].kv_head(h)})")
+    config = figure_config(f"llm-L{layer}-H{head}", "PNG")
+    tabs = st.tabs(TABS, key="llm_tab", on_change="rerun")
+    if tabs[0].open:
+        with tabs[0]:
+            show_overview_tab(key, run, layer, head, config)
+    if tabs[1].open:
+        with tabs[1]:
+            show_row_tab(key, run, layer, head)
+    if tabs[2].open:
+        with tabs[2]:
+            show_received_tab(key, run, layer, config)
+    if tabs[3].open:
+        with tabs[3]:
+            show_grid_tab(key, run, layer, head, config)
+
+
+def llm_page(path: str) -> None:
+    """The Transformer page for a decoder-only LLM: load, prompt, one captured run, views."""
+    loaded = load_lm_or_explain(path)
+    if loaded is None:
+        st.stop()
+    st.sidebar.caption(f"{loaded.model_type} · decoder · {loaded.n_layers} layers × {loaded.n_heads} query heads "
+                       f"sharing {loaded.n_kv_heads} key/value heads · reads up to "
+                       f"{loaded.context_length or 'an unknown number of':,} tokens")
+    text, chat, n_new = llm_prompt_form(loaded.has_chat_template)
+    run = run_or_stop(path, text, chat, n_new)
+    llm_explore(path, text, chat, n_new, run)

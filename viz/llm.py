@@ -1,0 +1,104 @@
+"""Figures for long contexts (thousands of tokens): arrays in, plotly figures or HTML out.
+
+A head's whole map is sent as one server-rendered PNG of at most 1024 x 1024 cells
+(each cell the maximum of a block of queries x keys, so peaks survive), with a coarse
+grid of clickable points that pick a tile to zoom into; the tile itself, a token row and
+the per-key bars are small enough to send as plotly data. numpy + plotly only.
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import plotly.express as px
+import plotly.graph_objects as go
+
+from viz.attention import COLORSCALE, _lut
+from viz.clicks import clickable_cells
+from viz.text import escape
+
+
+def map_png(values: np.ndarray, gamma: float = 0.5) -> str:
+    """(h, w) weights -> a PNG data URI, colour = (value / max) ** gamma on the viridis scale.
+    gamma < 1 lifts small weights so that structure beside a strong sink stays visible."""
+    v = np.asarray(values, dtype=np.float32)
+    if v.ndim != 2 or v.size == 0:
+        raise ValueError(f"map_png needs a non-empty 2-D array, got shape {v.shape}")
+    top = float(v.max())
+    scaled = (np.clip(v, 0.0, None) / top) ** gamma if top > 0 else np.zeros_like(v)
+    rgb = _lut(COLORSCALE)[np.round(scaled * 255).astype(np.uint8)]
+    return px.imshow(rgb, binary_string=True, binary_format="png").data[0].source
+
+
+def overview_figure(pooled: np.ndarray, block: int, n_tokens: int, tile: int, title: str = "",
+                    selected: tuple[int, int] | None = None, gamma: float = 0.5) -> go.Figure:
+    """The max-pooled map (cells of ``block`` tokens) as one image, axes in token positions,
+    with one clickable point per ``tile`` x ``tile`` token square (customdata: its first
+    query and first key) and the selected tile outlined."""
+    p = np.asarray(pooled, dtype=np.float32)
+    n = p.shape[0]
+    span = n * block                                   # token positions covered by the image
+    fig = go.Figure(go.Image(source=map_png(p, gamma), x0=0, dx=block, y0=0, dy=block, hoverinfo="skip"))
+    starts = np.arange(0, n_tokens, tile)
+    rows, cols = np.meshgrid(starts, starts, indexing="ij")
+    keep = cols.ravel() <= rows.ravel() + tile - 1     # causal: tiles wholly above the diagonal are empty
+    r, c = rows.ravel()[keep], cols.ravel()[keep]
+    fig.add_trace(clickable_cells(
+        c + min(tile, n_tokens) / 2, r + min(tile, n_tokens) / 2, np.stack([r, c], axis=1),
+        max(6, int(560 * tile / max(span, 1))),
+        "queries %{customdata[0]}+, keys %{customdata[1]}+<br>click to zoom<extra></extra>"))
+    if selected is not None:
+        r0, c0 = selected
+        fig.add_shape(type="rect", x0=c0, x1=min(c0 + tile, n_tokens), y0=r0, y1=min(r0 + tile, n_tokens),
+                      line=dict(color="#e4002b", width=2))
+    fig.update_layout(title=dict(text=escape(title)), height=620, margin=dict(l=10, r=10, t=40, b=10),
+                      xaxis=dict(title="key position", range=[0, span], constrain="domain"),
+                      yaxis=dict(title="query position", range=[span, 0], scaleanchor="x"),
+                      showlegend=False)
+    return fig
+
+
+def shaded_tokens_html(tokens, weights: np.ndarray, query: int, top: int = 5) -> str:
+    """The text as tokens shaded by how much one query reads them (alpha = weight / max),
+    the query boxed, the ``top`` strongest keys numbered; every token escaped."""
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim != 1 or len(tokens) != w.shape[0]:
+        raise ValueError(f"{len(tokens)} tokens for weights of shape {w.shape}")
+    peak = float(w.max()) if w.size and w.max() > 0 else 1.0
+    rank = {int(j): k + 1 for k, j in enumerate(np.argsort(-w)[:top])}
+    parts = []
+    for j, (tok, x) in enumerate(zip(tokens, w)):
+        text = html.escape(str(tok)).replace("\n", "↵<br>")
+        style = f"background: rgba(228,0,43,{x / peak:.3f});"
+        if j == query:
+            style += "outline: 2px solid #1f77b4;"
+        mark = f"<sup>{rank[j]}</sup>" if j in rank else ""
+        parts.append(f'<span title="{j}: {x:.4f}" style="{style}">{text}</span>{mark}')
+    return ('<div style="font-family: ui-monospace, monospace; font-size: 13px; line-height: 1.7; '
+            'white-space: pre-wrap; max-height: 520px; overflow-y: auto;">' + "".join(parts) + "</div>")
+
+
+def layer_head_grid(values: np.ndarray, title: str, value_name: str, selected: tuple[int, int] | None = None,
+                    chance: float | None = None) -> go.Figure:
+    """A (layers, heads) statistic as a heatmap with a clickable point per head
+    (customdata: layer, head); the selected head outlined; chance level in the title."""
+    v = np.asarray(values, dtype=np.float32)
+    if v.ndim != 2:
+        raise ValueError(f"layer_head_grid needs (layer, head), got shape {v.shape}")
+    n_layers, n_heads = v.shape
+    fig = go.Figure(go.Heatmap(z=v, colorscale=COLORSCALE, colorbar=dict(title=escape(value_name), thickness=12),
+                               hoverinfo="skip"))
+    layers, heads = np.meshgrid(np.arange(n_layers), np.arange(n_heads), indexing="ij")
+    custom = np.stack([layers.ravel(), heads.ravel(), v.ravel()], axis=1)
+    fig.add_trace(clickable_cells(heads.ravel(), layers.ravel(), custom, 14,
+                                  "layer %{customdata[0]}, head %{customdata[1]}<br>" + escape(value_name) +
+                                  " %{customdata[2]:.3f}<br>click to inspect<extra></extra>"))
+    if selected is not None:
+        fig.add_shape(type="rect", x0=selected[1] - 0.5, x1=selected[1] + 0.5, y0=selected[0] - 0.5,
+                      y1=selected[0] + 0.5, line=dict(color="#e4002b", width=2))
+    full = title + (f" (uniform causal attention: {chance:.3f})" if chance is not None else "")
+    fig.update_layout(title=dict(text=escape(full)), height=90 + 16 * n_layers,
+                      margin=dict(l=10, r=10, t=40, b=10),
+                      xaxis=dict(title="head", dtick=1), yaxis=dict(title="layer", autorange="reversed"))
+    return fig
