@@ -96,17 +96,17 @@ def show_overview_tab(key: tuple, run: LLMRun, layer: int, head: int, config: di
         st.caption(("Each pixel is the largest weight in a block of "
                     f"{block} × {block} tokens, so peaks survive the pooling; " if block > 1 else
                     "Every query × key at full resolution; ") +
-                   "colour ∝ √(weight / max). Click a square to zoom into it.")
+                   "colour ∝ √weight, saturating at the 99.9th percentile (so a sink does not darken the "
+                   "rest). Click a square to zoom into it.")
     with zoom:
         a, b = st.columns(2)
         a.number_input("Zoom: first query", 0, (t - 1) // TILE * TILE, step=TILE, key="llm_tile_row")
         b.number_input("Zoom: first key", 0, (t - 1) // TILE * TILE, step=TILE, key="llm_tile_col")
         tile = tile_of(*key, layer, head, st.session_state["llm_tile_row"], st.session_state["llm_tile_col"])
         (r0, r1), (c0, c1) = tile.meta["rows"], tile.meta["cols"]
-        st.plotly_chart(attention_heatmap(tile.numpy(), [f"{i}: {s}" for i, s in zip(range(r0, r1), tile.query_labels)],
-                                          [f"{j}: {s}" for j, s in zip(range(c0, c1), tile.key_labels)],
-                                          f"Queries {r0}–{r1 - 1} × keys {c0}–{c1 - 1}, full resolution"),
-                        config=config, key="llm_tile")
+        st.plotly_chart(attention_heatmap(tile.numpy(), tile.query_labels, tile.key_labels,
+                                          f"Queries {r0}–{r1 - 1} × keys {c0}–{c1 - 1}, full resolution",
+                                          query_start=r0, key_start=c0), config=config, key="llm_tile")
 
 
 def show_row_tab(key: tuple, run: LLMRun, layer: int, head: int) -> None:
@@ -115,9 +115,12 @@ def show_row_tab(key: tuple, run: LLMRun, layer: int, head: int) -> None:
     query = st.number_input("Token (position)", 0, t - 1, key="llm_query",
                             help="Which tokens does this token read? Default: the last one.")
     row = row_of(*key, layer, head, int(query))
-    st.caption(f"Token {query} ({run.tokens[query]!r}) in layer {layer}, head {head}: shading ∝ weight; "
-               "the five strongest keys are numbered; hover a token for its weight.")
-    st.html(shaded_tokens_html(run.tokens[:query + 1], row[:query + 1], int(query)))
+    skip = st.toggle("Shade relative to the strongest key after the first token", value=query > 0 and row[0] > 0.5,
+                     key="llm_skip_first", help="A sink on the first token can take most of the weight and "
+                     "wash out the shading of every other token.")
+    st.caption(f"Token {query} ({run.tokens[query]!r}) in layer {layer}, head {head}: shading ∝ weight; the first "
+               f"token takes {row[0]:.3f}; the five strongest keys are numbered; hover a token for its weight.")
+    st.html(shaded_tokens_html(run.tokens[:query + 1], row[:query + 1], int(query), skip_first=skip))
 
 
 def show_received_tab(key: tuple, run: LLMRun, layer: int, config: dict) -> None:

@@ -21,17 +21,17 @@ COLORSCALE = "Viridis"
 HEAD_COLORS = qualitative.Dark24
 
 
-def escape_labels(tokens) -> list[str]:
-    """Escaped, position-prefixed labels: unique even when a token repeats."""
-    return [f"{i}: {escape(t)}" for i, t in enumerate(tokens)]
+def escape_labels(tokens, start: int = 0) -> list[str]:
+    """Escaped, position-prefixed labels (positions from ``start``): unique even when a token repeats."""
+    return [f"{i}: {escape(t)}" for i, t in enumerate(tokens, start)]
 
 
-def _check_labels(labels, n: int, what: str) -> list[str]:
+def _check_labels(labels, n: int, what: str, start: int = 0) -> list[str]:
     if labels is None:
-        return [str(i) for i in range(n)]
+        return [str(i) for i in range(start, start + n)]
     if len(labels) != n:
         raise ValueError(f"{len(labels)} {what} labels for {n} {what} positions")
-    return escape_labels(labels)
+    return escape_labels(labels, start)
 
 
 def attention_heatmap(
@@ -41,13 +41,16 @@ def attention_heatmap(
     title: str = "",
     zmax: float | None = None,
     value_name: str = "weight",
+    query_start: int = 0,
+    key_start: int = 0,
 ) -> go.Figure:
-    """One (query, key) map; hover names the query token, the key token and the weight."""
+    """One (query, key) map; hover names the query token, the key token and the weight.
+    ``query_start``/``key_start``: the positions of the first row and column (for a tile)."""
     w = np.asarray(weights, dtype=np.float32)
     if w.ndim != 2:
         raise ValueError(f"attention_heatmap needs a 2-D (query, key) array, got shape {w.shape}")
-    y = _check_labels(query_labels, w.shape[0], "query")
-    x = _check_labels(key_labels, w.shape[1], "key")
+    y = _check_labels(query_labels, w.shape[0], "query", query_start)
+    x = _check_labels(key_labels, w.shape[1], "key", key_start)
     fig = go.Figure(
         go.Heatmap(
             z=w,

@@ -19,14 +19,16 @@ from viz.clicks import clickable_cells
 from viz.text import escape
 
 
-def map_png(values: np.ndarray, gamma: float = 0.5) -> str:
-    """(h, w) weights -> a PNG data URI, colour = (value / max) ** gamma on the viridis scale.
-    gamma < 1 lifts small weights so that structure beside a strong sink stays visible."""
+def map_png(values: np.ndarray, gamma: float = 0.5, saturate: float = 0.999) -> str:
+    """(h, w) weights -> a PNG data URI, colour = min(1, value / top) ** gamma on the viridis
+    scale, top = the ``saturate`` quantile of the positive weights: a sink column or a few
+    peaks saturate instead of darkening everything else, and gamma < 1 lifts small weights."""
     v = np.asarray(values, dtype=np.float32)
     if v.ndim != 2 or v.size == 0:
         raise ValueError(f"map_png needs a non-empty 2-D array, got shape {v.shape}")
-    top = float(v.max())
-    scaled = (np.clip(v, 0.0, None) / top) ** gamma if top > 0 else np.zeros_like(v)
+    positive = v[v > 0]
+    top = float(np.quantile(positive, saturate)) if positive.size else 0.0
+    scaled = np.clip(v / top, 0.0, 1.0) ** gamma if top > 0 else np.zeros_like(v)
     rgb = _lut(COLORSCALE)[np.round(scaled * 255).astype(np.uint8)]
     return px.imshow(rgb, binary_string=True, binary_format="png").data[0].source
 
@@ -59,24 +61,27 @@ def overview_figure(pooled: np.ndarray, block: int, n_tokens: int, tile: int, ti
     return fig
 
 
-def shaded_tokens_html(tokens, weights: np.ndarray, query: int, top: int = 5) -> str:
-    """The text as tokens shaded by how much one query reads them (alpha = weight / max),
-    the query boxed, the ``top`` strongest keys numbered; every token escaped."""
+def shaded_tokens_html(tokens, weights: np.ndarray, query: int, top: int = 5, skip_first: bool = False) -> str:
+    """The text as tokens shaded by how much one query reads them (alpha = weight / peak,
+    peak = the largest weight, or the largest after the first token with ``skip_first``, so
+    a sink does not wash out the rest), the query boxed, the ``top`` strongest keys
+    numbered; every token escaped."""
     w = np.asarray(weights, dtype=np.float64)
     if w.ndim != 1 or len(tokens) != w.shape[0]:
         raise ValueError(f"{len(tokens)} tokens for weights of shape {w.shape}")
-    peak = float(w.max()) if w.size and w.max() > 0 else 1.0
+    rest = w[1:] if skip_first and w.size > 1 else w
+    peak = float(rest.max()) if rest.size and rest.max() > 0 else 1.0
     rank = {int(j): k + 1 for k, j in enumerate(np.argsort(-w)[:top])}
     parts = []
     for j, (tok, x) in enumerate(zip(tokens, w)):
         text = html.escape(str(tok)).replace("\n", "↵<br>")
-        style = f"background: rgba(228,0,43,{x / peak:.3f});"
+        style = f"background: rgba(228,0,43,{min(1.0, x / peak):.3f});"
         if j == query:
             style += "outline: 2px solid #1f77b4;"
         mark = f"<sup>{rank[j]}</sup>" if j in rank else ""
         parts.append(f'<span title="{j}: {x:.4f}" style="{style}">{text}</span>{mark}')
     return ('<div style="font-family: ui-monospace, monospace; font-size: 13px; line-height: 1.7; '
-            'white-space: pre-wrap; max-height: 520px; overflow-y: auto;">' + "".join(parts) + "</div>")
+            'white-space: pre-wrap;">' + "".join(parts) + "</div>")
 
 
 def layer_head_grid(values: np.ndarray, title: str, value_name: str, selected: tuple[int, int] | None = None,

@@ -56,3 +56,17 @@ def test_layer_head_grid_points_carry_layer_head_value_and_the_chance_level_is_t
     assert "0.125" in fig.layout.title.text
     (rect,) = fig.layout.shapes
     assert (rect.x0, rect.y0) == (1.5, 0.5)
+
+
+def test_a_sink_saturates_instead_of_darkening_the_rest():
+    v = np.full((40, 40), 0.01)
+    v[:, 0] = 1.0   # a sink column: 40 of 1600 cells
+    v[0, 0] = 50.0  # one extreme peak, 1 cell of 1600 (under 0.1%): above the 99.9th percentile
+    px = _pixels(map_png(v))
+    assert (px[0, 0] == px[5, 0]).all()              # the peak is clipped to the column's colour
+
+
+def test_skip_first_shades_relative_to_the_rest():
+    html = shaded_tokens_html(["<s>", "a", "b"], np.array([0.9, 0.05, 0.05]), query=2, skip_first=True)
+    assert "rgba(228,0,43,1.000)" in html.split("</span>")[1]   # "a" at full shade
+    assert html.count("rgba(228,0,43,1.000)") == 3              # the sink capped at 1
