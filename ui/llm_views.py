@@ -96,7 +96,7 @@ def show_overview_tab(key: tuple, run: LLMRun, layer: int, head: int, config: di
         st.caption(("Each pixel is the largest weight in a block of "
                     f"{block} × {block} tokens, so peaks survive the pooling; " if block > 1 else
                     "Every query × key at full resolution; ") +
-                   "colour ∝ √weight, saturating at the 99.9th percentile (so a sink does not darken the "
+                   "colour ∝ √weight, saturating at the 99th percentile (so a sink does not darken the "
                    "rest). Click a square to zoom into it.")
     with zoom:
         a, b = st.columns(2)

@@ -19,7 +19,7 @@ from viz.clicks import clickable_cells
 from viz.text import escape
 
 
-def map_png(values: np.ndarray, gamma: float = 0.5, saturate: float = 0.999) -> str:
+def map_png(values: np.ndarray, gamma: float = 0.5, saturate: float = 0.99) -> str:
     """(h, w) weights -> a PNG data URI, colour = min(1, value / top) ** gamma on the viridis
     scale, top = the ``saturate`` quantile of the positive weights: a sink column or a few
     peaks saturate instead of darkening everything else, and gamma < 1 lifts small weights."""

@@ -59,11 +59,12 @@ def test_layer_head_grid_points_carry_layer_head_value_and_the_chance_level_is_t
 
 
 def test_a_sink_saturates_instead_of_darkening_the_rest():
-    v = np.full((40, 40), 0.01)
-    v[:, 0] = 1.0   # a sink column: 40 of 1600 cells
-    v[0, 0] = 50.0  # one extreme peak, 1 cell of 1600 (under 0.1%): above the 99.9th percentile
+    v = np.full((200, 200), 0.01)
+    v[:, 0] = 1.0   # a sink column: 200 of 40,000 cells (0.5%), above the 99th percentile
     px = _pixels(map_png(v))
-    assert (px[0, 0] == px[5, 0]).all()              # the peak is clipped to the column's colour
+    lut = _lut(COLORSCALE)
+    assert (px[5, 0] == lut[255]).all()              # the sink saturates...
+    assert (px[5, 5] == lut[255]).all()              # ...and the rest is drawn at full scale, not dark
 
 
 def test_skip_first_shades_relative_to_the_rest():
