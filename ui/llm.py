@@ -100,10 +100,11 @@ def run_llm(path: str, text: str, chat: bool, n_new: int) -> LLMRun:
     return LLMRun(labels, n_prompt, n_cut, n_chars_cut, continuation, captured)
 
 
-@st.cache_resource(show_spinner="Measuring every head at full length…", max_entries=4)
-def statistics_of(path: str, text: str, chat: bool, n_new: int) -> dict[str, np.ndarray]:
+@st.cache_resource(show_spinner=False, max_entries=4)
+def statistics_of(path: str, text: str, chat: bool, n_new: int, _progress=None) -> dict[str, np.ndarray]:
+    """Every head's statistics at full length; ``_progress(fraction)`` follows the layers."""
     run = run_llm(path, text, chat, n_new)
-    stats = lc.head_statistics(run.captured, local_window=LOCAL_WINDOW)
+    stats = lc.head_statistics(run.captured, local_window=LOCAL_WINDOW, progress=_progress)
     return {k: v.numpy() for k, v in stats.items()}
 
 

@@ -137,7 +137,14 @@ def show_received_tab(key: tuple, run: LLMRun, layer: int, config: dict) -> None
 
 
 def show_grid_tab(key: tuple, run: LLMRun, layer: int, head: int, config: dict) -> None:
-    stats = statistics_of(*key)
+    bar = st.empty()
+
+    def progress(fraction: float) -> None:
+        bar.progress(fraction, text=f"Measuring every head at full length: layer {round(fraction * run.captured.n_layers)}"
+                                    f" of {run.captured.n_layers}…")
+
+    stats = statistics_of(*key, _progress=progress)
+    bar.empty()
     chance = lc.uniform_baseline(run.n_tokens, LOCAL_WINDOW)
     name = st.selectbox("Statistic", list(STAT_TITLES), format_func=STAT_TITLES.get, key="llm_stat")
     st.plotly_chart(layer_head_grid(stats[name], STAT_TITLES[name], name, selected=(layer, head),

@@ -548,9 +548,10 @@ def _iter_layer_rows(lc: LayerCapture, t: int, dtype, chunk: int | None):
 
 @torch.inference_mode()
 def head_statistics(captured: Captured, local_window: int = 8, chunk: int | None = None,
-                    dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+                    dtype: torch.dtype = torch.float32, progress=None) -> dict[str, torch.Tensor]:
     """{stat: (layers, heads)} over all T query rows (see STATISTICS), computed in
-    chunks of at most ``chunk`` rows (default: CHUNK_ELEMENTS / (heads x T))."""
+    chunks of at most ``chunk`` rows (default: CHUNK_ELEMENTS / (heads x T)).
+    ``progress(fraction)`` is called after each layer, for a progress bar."""
     t = captured.n_tokens
     sums = {name: torch.zeros(captured.n_layers, captured.n_heads, dtype=torch.float64) for name in STATISTICS}
     for li, lc in enumerate(captured.layers):
@@ -562,6 +563,8 @@ def head_statistics(captured: Captured, local_window: int = 8, chunk: int | None
             sums["sink"][li] += p[..., 0].sum(-1).double().cpu()
             sums["distance"][li] += (p * dist).sum((-1, -2)).double().cpu()
             sums["local"][li] += (p * (dist <= local_window)).sum((-1, -2)).double().cpu()
+        if progress is not None:
+            progress((li + 1) / captured.n_layers)
     return {name: (s / t).float() for name, s in sums.items()}
 
 

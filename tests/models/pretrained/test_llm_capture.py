@@ -319,3 +319,10 @@ def test_uniform_baseline_is_what_a_uniform_causal_head_scores():
     assert base["entropy"] == pytest.approx(sum(math.log(i + 1) for i in range(t)) / t)
     assert base["distance"] == pytest.approx(sum(i / 2 for i in range(t)) / t)
     assert base["local"] == pytest.approx(sum(min(i + 1, window + 1) / (i + 1) for i in range(t)) / t)
+
+
+def test_statistics_report_progress_per_layer(run):
+    captured = run[5]
+    seen = []
+    lc.head_statistics(captured, progress=seen.append)
+    assert seen == [(i + 1) / captured.n_layers for i in range(captured.n_layers)]
