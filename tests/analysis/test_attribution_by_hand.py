@@ -207,3 +207,43 @@ def test_captum_maps_dispatches_each_method_with_its_defaults_and_reports_progre
         A.captum_maps(model, model.feat, x, 1000, (s, s))
     with pytest.raises(ValueError, match=r"^class -1 is not an ImageNet class index"):
         A.captum_maps(model, model.feat, x, -1, (s, s))
+
+
+def test_captum_maps_passes_its_ig_steps_and_occlusion_window_on():
+    s = 8
+    x = _input(s)
+    w = torch.randn(3, s, s, generator=torch.Generator().manual_seed(2)).abs()
+    kink = Kink(w, theta=0.3 * float((x[0] * w).sum())).eval()
+    ig = A.captum_maps(kink, None, x, 0, (s, s), methods=("Integrated Gradients",))["Integrated Gradients"]
+    np.testing.assert_allclose(ig, ((x[0] * w).abs().sum(0) * _gl_fraction(16, 0.3)).numpy(), rtol=1e-5, atol=1e-6)
+    ig3 = A.captum_maps(kink, None, x, 0, (s, s), methods=("Integrated Gradients",), n_steps=3)
+    np.testing.assert_allclose(ig3["Integrated Gradients"], ((x[0] * w).abs().sum(0) * _gl_fraction(3, 0.3)).numpy(),
+                               rtol=1e-5, atol=1e-6)
+    model = Pixels(s).eval()
+    occ = A.captum_maps(model, None, x, 1, (s, s), methods=("Occlusion",), window=4, stride=2)["Occlusion"]
+    np.testing.assert_allclose(occ, _occlusion_loops(model.w[1].detach(), x[0], 4, 2), rtol=1e-4, atol=1e-5)
+
+
+def test_to_shape_by_hand():
+    # upsampling 1 x 2 -> 1 x 4 with half-pixel centres (align_corners=False): sources −¼, ¼, ¾, 1¼
+    np.testing.assert_allclose(A.to_shape(np.array([[0.0, 4.0]]), (1, 4)), [[0.0, 1.0, 3.0, 4.0]])
+    # an integer (uint8) map is resampled in float32, not rounded to integers
+    up = A.to_shape(np.array([[0, 1]], dtype=np.uint8), (1, 4))
+    assert up.dtype == np.float32 and up.tolist() == [[0.0, 0.25, 0.75, 1.0]]
+    # downsampling 4 -> 2 is antialiased: a triangle filter twice as wide, weights ¼ ¾ ¾ (¼) renormalised:
+    # [0, 0, 0, 7] -> [0, (¾·0 + ¾·7 + ¼·0) / 1.75 = 3]   (plain bilinear would give (0 + 7) / 2 = 3.5)
+    np.testing.assert_allclose(A.to_shape(np.array([[0.0, 0, 0, 7]]), (1, 2)), [[0.0, 3.0]], atol=1e-6)
+    column = np.array([[0.0, 0], [0, 0], [0, 0], [7, 7]])  # (torch's antialiased 1-wide -> 1-wide case is off)
+    np.testing.assert_allclose(A.to_shape(column, (2, 2)), [[0.0, 0.0], [3.0, 3.0]], atol=1e-6)
+    np.testing.assert_allclose(A.to_shape(column, (2, 4)), [[0.0] * 4, [3.0] * 4], atol=1e-6)
+    # same shape: a float32 copy, never a view of the caller's array; tensors (even with grad) are taken as they are
+    src = np.array([[1.0, 2.0], [3.0, 4.0]], dtype=np.float32)
+    out = A.to_shape(src, (2, 2))
+    out[0, 0] = 99.0
+    assert src[0, 0] == 1.0
+    same = A.to_shape(np.array([[1, 2], [3, 4]]), (2, 2))
+    assert same.dtype == np.float32 and same.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    g = torch.tensor([[1.0, 2.0]], requires_grad=True)
+    assert A.to_shape(g, (1, 2)).tolist() == [[1.0, 2.0]]
+    with pytest.raises(ValueError, match=r"^a saliency map must be 2-D, got shape \(5,\)$"):
+        A.to_shape(np.zeros(5), (3, 3))
