@@ -10,6 +10,7 @@ received, the layers x heads grid) is computed from them when first asked for an
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,11 +102,22 @@ def run_llm(path: str, text: str, chat: bool, n_new: int) -> LLMRun:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def statistics_of(path: str, text: str, chat: bool, n_new: int, _progress=None) -> dict[str, np.ndarray]:
-    """Every head's statistics at full length; ``_progress(fraction)`` follows the layers."""
-    run = run_llm(path, text, chat, n_new)
-    stats = lc.head_statistics(run.captured, local_window=LOCAL_WINDOW, progress=_progress)
-    return {k: v.numpy() for k, v in stats.items()}
+def _statistics_store(path: str, text: str, chat: bool, n_new: int) -> dict:
+    # The computation runs outside st.cache_resource so that it may drive a progress
+    # bar on the page (a cached function's elements would be replayed on every hit).
+    return {"lock": threading.Lock()}
+
+
+def statistics_of(path: str, text: str, chat: bool, n_new: int, progress=None) -> dict[str, np.ndarray]:
+    """Every head's statistics at full length, computed once per run and then kept;
+    ``progress(fraction)`` follows the layers while they are computed."""
+    store = _statistics_store(path, text, chat, n_new)
+    with store["lock"]:
+        if "stats" not in store:
+            run = run_llm(path, text, chat, n_new)
+            stats = lc.head_statistics(run.captured, local_window=LOCAL_WINDOW, progress=progress)
+            store["stats"] = {k: v.numpy() for k, v in stats.items()}
+    return store["stats"]
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)

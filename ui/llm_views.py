@@ -143,7 +143,7 @@ def show_grid_tab(key: tuple, run: LLMRun, layer: int, head: int, config: dict) 
         bar.progress(fraction, text=f"Measuring every head at full length: layer {round(fraction * run.captured.n_layers)}"
                                     f" of {run.captured.n_layers}…")
 
-    stats = statistics_of(*key, _progress=progress)
+    stats = statistics_of(*key, progress=progress)
     bar.empty()
     chance = lc.uniform_baseline(run.n_tokens, LOCAL_WINDOW)
     name = st.selectbox("Statistic", list(STAT_TITLES), format_func=STAT_TITLES.get, key="llm_stat")

@@ -207,3 +207,42 @@ def test_photos_click_moves_the_query(server, browser):
     _wait_idle(page)
     _assert_no_error(page, "photos after click")
     page.screenshot(path=str(SHOTS / "photos-click.png"), full_page=True)
+
+
+def test_smollm2_long_prompt_click_to_zoom_and_head_grid(server, browser):
+    """Issue 12: pick SmolLM2, paste a long document, click the overview to zoom, click a head."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1600, "height": 1400})
+    page.goto(f"{server}/transformer", wait_until="domcontentloaded")
+    page.get_by_role("heading", name="Transformer attention").wait_for(timeout=120_000)
+    _wait_idle(page)
+    page.get_by_text("SmolLM2-135M-Instruct (decoder LLM, 8k tokens)").click()
+    box = page.get_by_role("textbox", name="Prompt")
+    box.wait_for(timeout=240_000)  # the first use converts the GGUF once
+    sentence = "In the beginning God created the heavens and the earth, and the earth was formless. "
+    box.fill(sentence * 60 + HOSTILE)  # about 1,100 tokens
+    box.press("Control+Enter")
+    page.get_by_text(re.compile(r"all 1,\d{3} tokens")).wait_for(timeout=300_000)
+    _wait_idle(page)
+    _assert_no_error(page, "llm")
+    page.screenshot(path=str(SHOTS / "transformer-llm-overview.png"), full_page=True)
+    # The overview's click points: one per 128-token tile on or below the diagonal.
+    points = page.locator(".js-plotly-plot").first.locator(".scatterlayer .point")
+    n = points.count()
+    assert n > 30
+    points.nth(n - 1).click(force=True)  # the last tile on the diagonal
+    _wait_idle(page)
+    zoom = page.get_by_role("spinbutton", name="Zoom: first query")
+    assert int(zoom.input_value()) >= 1024  # the control shows the tile the zoomed map shows
+    assert page.get_by_text(re.compile(rf"Queries {int(zoom.input_value())}–")).count() == 1
+    page.get_by_role("tab", name="Heads at full length").click()
+    page.locator('[role="tabpanel"]:not([hidden]) .js-plotly-plot').first.wait_for(timeout=240_000)
+    _wait_idle(page)
+    grid = page.locator('[role="tabpanel"]:not([hidden]) .js-plotly-plot .scatterlayer .point')
+    assert grid.count() == 30 * 9
+    grid.nth(18 * 9 + 6).click(force=True)  # layer 18, head 6
+    _wait_idle(page)
+    combos = page.locator('[data-testid="stSelectbox"] input[role="combobox"]')
+    assert combos.nth(0).input_value() == "18" and combos.nth(1).input_value().startswith("6 ")
+    _assert_no_error(page, "llm grid")
+    page.screenshot(path=str(SHOTS / "transformer-llm-heads.png"), full_page=True)
