@@ -5,6 +5,8 @@ The slope is recomputed by hand: for points (x_i, y_i), slope = Σ(x−x̄)(y−
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from analysis.translation_comparison import compare
@@ -65,6 +67,15 @@ def test_a_flat_advantage_does_not_grow_and_ties_still_rise():
     assert out["rnnsearch_vs_seq2seq"] == ("rnnsearch test BLEU 11.00 vs seq2seq 10.00 (+1.00); its advantage "
                                            "does not grow with source length (slope +0.00 BLEU per 10-word "
                                            "bucket, rising in every bucket).")
+
+
+def test_a_flat_advantage_fitted_below_zero_reads_plus_zero():
+    # differences 1, 1, 1, 1: numpy fits a slope of about −2e-16, which rounds to −0.0
+    flat = {"bleu": 11.0, "bleu_len_1_10": 13.0, "bleu_len_11_20": 11.0, "bleu_len_21_30": 9.0, "bleu_len_31_40": 7.0}
+    out = compare({"seq2seq": {"metrics": BASE}, "rnnsearch": {"metrics": flat}})
+    slope = out["rnnsearch_advantage_slope_per_bucket"]
+    assert slope == 0.0 and math.copysign(1.0, slope) == 1.0
+    assert "does not grow with source length (slope +0.00 BLEU" in out["rnnsearch_vs_seq2seq"]
 
 
 def test_two_buckets_are_enough_for_a_slope_one_is_not():
