@@ -18,6 +18,7 @@ import numpy as np
 import streamlit as st
 import torch
 
+from analysis.head_roles import measure_roles
 from models.pretrained import llm_capture as lc
 from models.pretrained.hf import ModelDirError
 from models.pretrained.llm_local import GGUFError, LoadedLM, load_causal_lm, prompt_ids
@@ -141,3 +142,25 @@ def row_of(path: str, text: str, chat: bool, n_new: int, layer: int, head: int, 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def received_of(path: str, text: str, chat: bool, n_new: int, layer: int) -> np.ndarray:
     return lc.attention_received(run_llm(path, text, chat, n_new).captured, layer).numpy()
+
+
+PROBE_TOKENS = 50          # random tokens per copy of the head-role probe
+PROBE_SEEDS = (0, 1, 2, 3)
+
+
+@st.cache_resource(show_spinner="Running the head-role probes once for this model…", max_entries=2)
+def roles_of(path: str) -> tuple[dict[str, np.ndarray], lc.Captured, int] | None:
+    """Each head's role scores on seeded repeated-random-token probes (analysis/head_roles.py),
+    computed once per model; the first probe's capture, labelled, to show a head on it; and
+    the probe's tokens per copy (PROBE_TOKENS, fewer for a tiny vocabulary or context).
+    None when the model cannot hold a probe of 2 tokens per copy."""
+    loaded = load_lm(path)
+    tok = loaded.tokenizer
+    vocab = loaded.model.config.get_text_config().vocab_size
+    usable = vocab - len(set(tok.all_special_ids) & set(range(vocab)))
+    n = min(PROBE_TOKENS, usable - 1, ((loaded.context_length or 2 * PROBE_TOKENS + 1) - 1) // 2)
+    if n < 2:
+        return None
+    scores, first = measure_roles(loaded.model, vocab, tok.bos_token_id, tok.all_special_ids, n,
+                                  PROBE_SEEDS, labels=lambda ids: list(token_labels(tok, ids)))
+    return {k: v.numpy() for k, v in scores.items()}, first, n

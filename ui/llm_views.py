@@ -10,8 +10,9 @@ import streamlit as st
 from models.pretrained import llm_capture as lc
 from ui.clicks import point_pair, selected_points
 from ui.export import figure_config
-from ui.llm import (LOCAL_WINDOW, MAX_NEW_TOKENS, TILE, LLMRun, load_lm_or_explain, overview_of, received_of,
-                    row_of, run_llm, statistics_of, tile_of)
+from analysis.head_roles import ROLES, chance
+from ui.llm import (LOCAL_WINDOW, MAX_NEW_TOKENS, PROBE_SEEDS, TILE, LLMRun, load_lm_or_explain,
+                    overview_of, received_of, roles_of, row_of, run_llm, statistics_of, tile_of)
 from ui.widgets import clamp_choice
 from viz.attention import attention_heatmap, token_bar_figure
 from viz.llm import layer_head_grid, overview_figure, shaded_tokens_html
@@ -19,7 +20,7 @@ from viz.llm import layer_head_grid, overview_figure, shaded_tokens_html
 SAMPLE = ("Paste a long document here: a chapter, a contract, a code file. The model reads up to its own "
           "context length (8,192 tokens for SmolLM2), and every head's map is computed from the queries and "
           "keys of one fused forward pass, so even thousands of tokens stay responsive.")
-TABS = ["Head overview", "One token's reading", "Attention received", "Heads at full length"]
+TABS = ["Head overview", "One token's reading", "Attention received", "Heads at full length", "Head roles"]
 STAT_TITLES = {"entropy": "Entropy (nats)", "sink": "Share on the first token (sink)",
                "distance": "Mean distance (tokens)", "local": f"Share within {LOCAL_WINDOW} tokens"}
 
@@ -76,11 +77,13 @@ def _tile_from_click() -> None:
         st.session_state["llm_tile_row"], st.session_state["llm_tile_col"] = int(pair[0]), int(pair[1])
 
 
-def _head_from_grid() -> None:
-    points = [p for p in selected_points(st.session_state.get("llm_grid")) if p.get("curve_number") == 1]
-    pair = point_pair(points[0]) if points else None
-    if pair is not None:
-        _pick_head(*pair)
+def _head_from(chart_key: str):
+    def callback() -> None:
+        points = [p for p in selected_points(st.session_state.get(chart_key)) if p.get("curve_number") == 1]
+        pair = point_pair(points[0]) if points else None
+        if pair is not None:
+            _pick_head(*pair)
+    return callback
 
 
 def show_overview_tab(key: tuple, run: LLMRun, layer: int, head: int, config: dict) -> None:
@@ -149,10 +152,33 @@ def show_grid_tab(key: tuple, run: LLMRun, layer: int, head: int, config: dict) 
     name = st.selectbox("Statistic", list(STAT_TITLES), format_func=STAT_TITLES.get, key="llm_stat")
     st.plotly_chart(layer_head_grid(stats[name], STAT_TITLES[name], name, selected=(layer, head),
                                     chance=chance[name]), config=config, key="llm_grid",
-                    on_select=_head_from_grid, selection_mode="points")
+                    on_select=_head_from("llm_grid"), selection_mode="points")
     st.caption(f"Every head over all {run.n_tokens:,} query tokens, computed in row chunks from the captured "
                "queries and keys; the title gives the value uniform causal attention would score. "
                "Click a head to inspect it.")
+
+
+def show_roles_tab(path: str, layer: int, head: int, config: dict) -> None:
+    roles = roles_of(path)
+    if roles is None:
+        st.info("This model's vocabulary or context is too small for a probe of repeated random tokens.")
+        return
+    scores, probe, n = roles
+    role = st.selectbox("Role", list(ROLES), key="llm_role", format_func=lambda r: f"{r}: {ROLES[r]}")
+    values = scores[role]
+    st.plotly_chart(layer_head_grid(values, f"{role.capitalize()} score", role, selected=(layer, head),
+                                    chance=chance(role, n)), config=config, key="llm_roles_grid",
+                    on_select=_head_from("llm_roles_grid"), selection_mode="points")
+    order = values.reshape(-1).argsort()[::-1][:3]
+    heads = values.shape[1]
+    st.caption(f"Probe: a start token, then {n} random tokens, then the same {n} again (Olsson et al. 2022); "
+               f"mean over {len(PROBE_SEEDS)} seeded probes, computed once per model. Strongest: " +
+               ", ".join(f"layer {i // heads} head {i % heads} ({values.reshape(-1)[i]:.2f})" for i in order) +
+               f"; uniform causal attention would score {chance(role, n):.3f}. Click a head to inspect it.")
+    rec = lc.head_map(probe, layer, head)
+    st.plotly_chart(attention_heatmap(rec.numpy(), rec.query_labels, rec.key_labels,
+                                      f"Layer {layer}, head {head} on the probe (second copy from position {n + 1})"),
+                    config=config, key="llm_probe_map")
 
 
 @st.fragment
@@ -180,6 +206,9 @@ def llm_explore(path: str, text: str, chat: bool, n_new: int, run: LLMRun) -> No
     if tabs[3].open:
         with tabs[3]:
             show_grid_tab(key, run, layer, head, config)
+    if tabs[4].open:
+        with tabs[4]:
+            show_roles_tab(path, layer, head, config)
 
 
 def llm_page(path: str) -> None:
