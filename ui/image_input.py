@@ -126,27 +126,21 @@ def sample_images() -> dict[str, Path]:
     return found
 
 
-def image_input(key: str, label: str = "Image", samples: dict[str, Path] | None = None,
-                default_sample: str | None = None) -> DecodedImage | None:
-    """Streamlit widget: pick a sample or upload a file; shows every message itself."""
+FORMATS = ["png", "jpg", "jpeg", "gif", "webp", "tif", "tiff", "bmp"]
+
+
+def drop_zone(key: str, label: str = "image"):
+    """The file uploader, always visible: one step to use your own picture."""
     import streamlit as st
 
-    samples = sample_images() if samples is None else samples
-    options = ["Upload a file"] + list(samples)
-    index = options.index(default_sample) if default_sample in options else (1 if samples else 0)
-    choice = st.selectbox(f"{label} source", options, index=index, key=f"{key}_source")
-    if choice == "Upload a file":
-        upload = st.file_uploader(
-            f"{label} (PNG, JPEG, GIF, WebP, TIFF, BMP; at most {MAX_BYTES // 2**20} MB)",
-            type=["png", "jpg", "jpeg", "gif", "webp", "tif", "tiff", "bmp"],
-            key=f"{key}_upload",
-        )
-        if upload is None:
-            st.info("Upload an image, or pick a sample above.")
-            return None
-        data, name = upload.getvalue(), upload.name
-    else:
-        data, name = samples[choice].read_bytes(), choice
+    return st.file_uploader(f"…or drop your own {label} (PNG, JPEG, GIF, WebP, TIFF, BMP; at most "
+                            f"{MAX_BYTES // 2**20} MB)", type=FORMATS, key=key)
+
+
+def decode_or_explain(data: bytes, name: str) -> DecodedImage | None:
+    """Decode, show the notes; a bad file ends in one clear message and None."""
+    import streamlit as st
+
     try:
         decoded = decode_image(data, name=name)
     except ImageInputError as exc:
@@ -155,3 +149,29 @@ def image_input(key: str, label: str = "Image", samples: dict[str, Path] | None 
     for note in decoded.notes:
         st.caption(note)
     return decoded
+
+
+def image_input(key: str, label: str = "Image", samples: dict[str, Path] | None = None,
+                default_sample: str | None = None) -> DecodedImage | None:
+    """The bundled examples and a drop zone side by side: an upload, while there is one,
+    wins (remove it with its × to go back to the examples). Shows every message itself."""
+    import streamlit as st
+
+    samples = sample_images() if samples is None else samples
+    pick, drop = st.columns([1, 2])
+    with drop:
+        upload = drop_zone(f"{key}_upload", label.lower())
+    with pick:
+        choice = None
+        if samples:
+            names = list(samples)
+            index = names.index(default_sample) if default_sample in names else 0
+            choice = st.selectbox(f"Example {label.lower()}", names, index=index, key=f"{key}_source",
+                                  disabled=upload is not None,
+                                  help="Remove your upload (×) to use the examples again." if upload else None)
+    if upload is not None:
+        return decode_or_explain(upload.getvalue(), upload.name)
+    if choice is None:
+        st.info(f"Drop an {label.lower()} in the box to start.")
+        return None
+    return decode_or_explain(samples[choice].read_bytes(), choice)

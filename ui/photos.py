@@ -116,8 +116,7 @@ def apply_click(event, chart_key: str) -> None:
         # sliders can still move the query afterwards.
         if st.session_state.get(seen_key) != query:
             st.session_state[seen_key] = query
-            st.session_state["photos_u"] = round(query[0], 2)
-            st.session_state["photos_v"] = round(query[1], 2)
+            st.session_state["photos_query"] = (round(query[0], 2), round(query[1], 2))
         return
 
 

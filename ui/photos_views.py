@@ -13,6 +13,7 @@ from analysis.attribution import agreement
 from models.pretrained import efficientnet_lite as effnet
 from models.pretrained.hf import ModelDirError, check_model_dir
 from ui import photos as ph
+from ui.widgets import keep_query, shared_query
 from viz import images as vz
 
 CLICK_CHART = "photos_click"
@@ -60,8 +61,8 @@ def show_click_maps(key: str, image: np.ndarray) -> dict[str, np.ndarray]:
     stage, longest, scale, gain = _click_settings()
     # A click on the chart is stored before the sliders are drawn, so they can follow it.
     ph.apply_click(st.session_state.get(CLICK_CHART), CLICK_CHART)
-    st.session_state.setdefault("photos_u", 0.5)
-    st.session_state.setdefault("photos_v", 0.5)
+    keys = ("photos_u", "photos_v")
+    shared_query("photos_query", keys, (0.5, 0.5))  # the sliders always show the query in use
     try:
         feats = ph.stage_features(key, longest, image)
     except Exception as exc:
@@ -69,8 +70,8 @@ def show_click_maps(key: str, image: np.ndarray) -> dict[str, np.ndarray]:
         return {}
     grid = tuple(feats[stage][0].shape[1:])
     s1, s2 = st.columns(2)
-    u = s1.slider("Query x (left → right)", 0.0, 1.0, step=0.01, key="photos_u")
-    v = s2.slider("Query y (top → bottom)", 0.0, 1.0, step=0.01, key="photos_v")
+    u = s1.slider("Query x (left → right)", 0.0, 1.0, step=0.01, key="photos_u", on_change=keep_query("photos_query", keys))
+    v = s2.slider("Query y (top → bottom)", 0.0, 1.0, step=0.01, key="photos_v", on_change=keep_query("photos_query", keys))
     records, cell = ph.click_maps(key, longest, image, stage, (u, v), scale, gain)
     named = {"Affinity": records[0].numpy(), "DNL pairwise": records[1].numpy(), "DNL unary": records[2].numpy()}
     st.caption(

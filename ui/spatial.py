@@ -25,7 +25,7 @@ from models.gan import SAGAN
 import models.weights as weights_io
 from models.weights import load_weights, read_card
 from ui.clicks import point_pair, selected_points
-from ui.image_input import image_input
+from ui.image_input import decode_or_explain, drop_zone, sample_images
 
 ARCH_TITLES = {
     "baseline": "Baseline (no attention)",
@@ -122,17 +122,30 @@ def scene_or_upload(prefix: str, from_scene, from_image, index_key: str | None =
     ``from_scene(index)`` and ``from_image(image, invert, name)`` build each page's own
     input type; returns it, or None after showing why there is none.
     """
-    source = st.radio("Input", ["Test scene", "Upload an image or a sample photo"], horizontal=True,
-                      key=f"{prefix}_source")
-    if source == "Test scene":
-        index = st.number_input("Test scene index", min_value=0, max_value=9999, value=0, step=1,
-                                key=index_key or f"{prefix}_index")
-        try:
-            return from_scene(int(index))
-        except DatasetMissing as exc:
-            st.error(f"{exc} Or upload an image instead.")
-            return None
-    decoded = image_input(f"{prefix}_upload", label="Image")
+    pick, drop = st.columns([1, 2])
+    with drop:
+        upload = drop_zone(f"{prefix}_upload_file")
+    with pick:
+        source = st.radio("Input", ["Test scene", "Sample photo"], horizontal=True, key=f"{prefix}_source",
+                          disabled=upload is not None)
+        if upload is None and source == "Test scene":
+            index = st.number_input("Test scene index", min_value=0, max_value=9999, value=0, step=1,
+                                    key=index_key or f"{prefix}_index")
+            try:
+                return from_scene(int(index))
+            except DatasetMissing as exc:
+                st.error(f"{exc} Or drop an image in the box instead.")
+                return None
+        samples = sample_images()
+        choice = (st.selectbox("Sample photo", list(samples), key=f"{prefix}_upload_source")
+                  if upload is None and samples else None)
+    if upload is not None:
+        decoded = decode_or_explain(upload.getvalue(), upload.name)
+    elif choice is not None:
+        decoded = decode_or_explain(samples[choice].read_bytes(), choice)
+    else:
+        st.info("No sample photos are installed: drop an image in the box.")
+        return None
     if decoded is None:
         return None
     invert = st.checkbox("Invert (Fashion-MNIST items are light on a dark background)", value=True,
@@ -241,14 +254,17 @@ def query_from_selection(event, grid: tuple[int, int]) -> tuple[int, int] | None
     return None
 
 
-def click_to_state(chart_key: str, row_key: str, col_key: str, grid: tuple[int, int]):
+def click_to_state(chart_key: str, row_key: str, col_key: str, grid: tuple[int, int], store: str | None = None):
     """A callback for st.plotly_chart(on_select=...): copies the clicked cell into the
-    row/col number inputs, which stay usable on their own (keyboard, tests)."""
+    row/col number inputs, which stay usable on their own (keyboard, tests), and into the
+    stored query ``store`` when the page keeps one (ui.widgets.shared_query)."""
 
     def callback():
         q = query_from_selection(st.session_state.get(chart_key), grid)
         if q is not None:
             st.session_state[row_key], st.session_state[col_key] = q
+            if store:
+                st.session_state[store] = tuple(q)
 
     return callback
 

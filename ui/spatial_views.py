@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from ui.widgets import keep_query, shared_query
 from ui.spatial import (ARCH_TITLES, GRID, NL_MODES, ModelInput, affinity_row, class_name, click_to_state,
                         load_card, load_sagan_card, load_sagan_or_reason, run_all, sagan_row, sagan_samples)
 from viz.spatial import cell_map_figure, channel_bars, clickable_image, samples_figure
@@ -32,18 +33,17 @@ def run_or_stop(archs: list[str], model_input: ModelInput) -> tuple[list[str], d
 
 def query_picker(model_input: ModelInput) -> tuple[int, int]:
     """The input with its clickable cells, and the row/column inputs a click fills in."""
-    st.session_state.setdefault("q_row", 8)
-    st.session_state.setdefault("q_col", 8)
+    keys = ("q_row", "q_col")
+    query = shared_query("q_query", keys, (8, 8))
     chart_key = "spatial_click"
     st.plotly_chart(
-        clickable_image(model_input.image, GRID, box=model_input.box,
-                        query=(st.session_state.q_row, st.session_state.q_col),
+        clickable_image(model_input.image, GRID, box=model_input.box, query=query,
                         title=f"What the models see (64 × 64): {model_input.source}"),
-        key=chart_key, on_select=click_to_state(chart_key, "q_row", "q_col", GRID),
+        key=chart_key, on_select=click_to_state(chart_key, *keys, GRID, store="q_query"),
         selection_mode="points", config=NO_BAR)
     c1, c2 = st.columns(2)
-    row = c1.number_input("Query row (0-15)", 0, GRID[0] - 1, step=1, key="q_row")
-    col = c2.number_input("Query column (0-15)", 0, GRID[1] - 1, step=1, key="q_col")
+    row = c1.number_input("Query row (0-15)", 0, GRID[0] - 1, step=1, key="q_row", on_change=keep_query("q_query", keys))
+    col = c2.number_input("Query column (0-15)", 0, GRID[1] - 1, step=1, key="q_col", on_change=keep_query("q_query", keys))
     st.caption("Click a cell of the image (or set row and column) to choose the query pixel; "
                "the green box is the target's ground truth (test scenes only).")
     return int(row), int(col)

@@ -91,7 +91,7 @@ def test_test_scene_beam_word_slider_and_variant(tiny_assets, monkeypatch):
 
 def test_upload_of_a_sample_photo(tiny_assets, monkeypatch):
     at = _app(tiny_assets, monkeypatch).run()
-    at.radio(key="cap_source").set_value("Upload an image or a sample photo").run()
+    at.radio(key="cap_source").set_value("Sample photo").run()
     assert not at.exception, [e.message for e in at.exception]
     source = at.selectbox(key="cap_upload_source")
     if len(source.options) < 2:
@@ -112,7 +112,7 @@ def test_damaged_weights_are_a_message(tmp_path, monkeypatch):
     _write(tmp_path, "full", 0.5)
     (tmp_path / "captioning_full.safetensors").write_bytes(b"not a safetensors file")
     at = _app(tmp_path, monkeypatch)
-    at.session_state["cap_source"] = "Upload an image or a sample photo"
+    at.session_state["cap_source"] = "Sample photo"
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     if at.selectbox(key="cap_upload_source").value == "Upload a file":

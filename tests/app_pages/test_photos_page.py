@@ -49,10 +49,37 @@ def test_bad_vit_directory_is_a_message_not_a_traceback(app, tmp_path):
     app.text_input(key="photos_vit_dir").input("").run()
 
 
-def test_upload_choice_without_a_file_asks_for_one(app):
-    app.selectbox(key="photos_source").set_value("Upload a file").run()
-    assert not app.exception
-    assert any("Upload an image" in i.value for i in app.info)
+def test_an_upload_in_one_step_keeps_the_query_the_sliders_show(app):
+    """Issue 14: the drop zone is visible at once; after an upload the sliders still show
+    the query the maps use (they once read x 0.00, y 0.00 while the maps used the centre)."""
+    import io
+    import re
+
+    from PIL import Image
+
+    from ui.photos import query_cell
+
+    app.slider(key="photos_u").set_value(0.2)
+    app.slider(key="photos_v").set_value(0.7)
+    app.run()
+    buf = io.BytesIO()
+    Image.new("RGB", (300, 200), (30, 120, 200)).save(buf, format="PNG")
+    app.get("file_uploader")[0].set_value(("mine.png", buf.getvalue(), "image/png"))
+    app.run()
+    assert not app.exception, app.exception
+    u, v = app.slider(key="photos_u").value, app.slider(key="photos_v").value
+    assert (u, v) == (0.2, 0.7)
+    caption = next(c.value for c in app.caption if "query cell" in c.value)
+    h, w = map(int, re.search(r"(\d+) x (\d+) positions", caption).groups())
+    row, col = map(int, re.search(r"query cell \(row (\d+), col (\d+)\)", caption).groups())
+    assert (row, col) == query_cell((u, v), (h, w))
+    assert app.selectbox(key="photos_source").disabled
+    app.get("file_uploader")[0].set_value(("broken.jpg", b"\xff\xd8 truncated", "image/jpeg"))
+    app.run()
+    assert not app.exception and app.error
+    app.get("file_uploader")[0].clear()
+    app.run()
+    assert not app.exception and not app.selectbox(key="photos_source").disabled
 
 
 def test_point_query_reads_list_or_dict_customdata_and_ignores_junk():

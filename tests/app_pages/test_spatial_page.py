@@ -97,7 +97,7 @@ def test_scene_click_and_compare(app):
 
 def test_upload_path_and_bad_file(app):
     at = app.run()
-    at.radio(key="spatial_source").set_value("Upload an image or a sample photo").run()
+    at.radio(key="spatial_source").set_value("Sample photo").run()
     assert not at.exception
     # A sample photo from scikit-image when installed, else the page asks for an upload.
     if at.selectbox(key="spatial_upload_source").value == "Upload a file":
@@ -141,7 +141,7 @@ def test_damaged_weights_are_reported_not_raised(tiny_assets, tmp_path, monkeypa
     st.cache_resource.clear()
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     # A sample photo needs neither the dataset nor an upload (scikit-image ships it).
-    at.radio(key="spatial_source").set_value("Upload an image or a sample photo").run()
+    at.radio(key="spatial_source").set_value("Sample photo").run()
     assert not at.exception, [e.message for e in at.exception]
     if at.selectbox(key="spatial_upload_source").value == "Upload a file":
         pytest.skip("no bundled sample photo (scikit-image missing) to drive the page with")
@@ -149,3 +149,35 @@ def test_damaged_weights_are_reported_not_raised(tiny_assets, tmp_path, monkeypa
     assert any("SAGAN is not shown" in i.value for i in at.info)
     st.cache_data.clear()
     st.cache_resource.clear()
+
+
+def _png(size=(40, 30), color=(200, 180, 20)) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_an_upload_in_one_step_keeps_the_query_the_controls_show(app):
+    """Issue 14: the drop zone is there at once, and after an upload the row and column
+    boxes still show the query the maps are computed for (they once read 0, 0 at (8, 8))."""
+    at = app.run()
+    at.radio(key="spatial_source").set_value("Sample photo").run()
+    if not at.selectbox(key="spatial_upload_source").options:
+        pytest.skip("no bundled sample photos")
+    at.number_input(key="q_row").set_value(3)
+    at.number_input(key="q_col").set_value(5)
+    at.run()
+    uploaders = [u for u in at.get("file_uploader")]
+    assert uploaders, "the drop zone is visible without any other click"
+    uploaders[0].set_value(("mine.png", _png(), "image/png"))
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert (at.number_input(key="q_row").value, at.number_input(key="q_col").value) == (3, 5)
+    assert any("row 3, col 5" in h.value for h in at.subheader)
+    assert at.radio(key="spatial_source").disabled  # the upload wins while it is there
+    uploaders = [u for u in at.get("file_uploader")]
+    uploaders[0].set_value(("broken.png", b"not an image", "image/png"))
+    at.run()
+    assert not at.exception and any("not an image" in e.value for e in at.error)
