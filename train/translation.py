@@ -353,6 +353,7 @@ def main(argv=None) -> None:
     ckpt = args.checkpoints / f"translation-{tag}.pt"
     best_ckpt = args.checkpoints / f"translation-{tag}.best.pt"
     step, epoch, elapsed, history, b_pos, runs, finished = 0, 0, 0.0, [], 0, [], ""
+    sitting_start = time.time()
     stateful = {"model": model, "opt": opt, "sched": sched}
     state = (restore_checkpoint(ckpt, device, expect={"config": cfg.to_dict()}, **stateful)
              if args.resume else None)
@@ -362,12 +363,16 @@ def main(argv=None) -> None:
         history = list(state.get("history", []))
         runs = list(state.get("runs", []))
         finished = state.get("finished", "")
+        if runs and "to_step" not in runs[-1]:  # that sitting was stopped between checkpoints
+            runs[-1].update(to_step=step, ended="stopped; resumed from its last checkpoint")
         if finished.startswith("step cap") and step < args.max_steps:
             finished = ""  # a higher cap given: train on
         print(f"resumed {ckpt} at step {step}, {elapsed / 60:.1f} min trained" +
               (f"; training had finished ({finished}): evaluating and exporting" if finished else ""))
 
     def checkpoint():
+        if runs and "to_step" not in runs[-1]:  # so a sitting stopped from outside still says how far it got
+            runs[-1].update(last_step=step, minutes=round((time.time() - sitting_start) / 60, 1))
         save_checkpoint(ckpt, stateful, step=step, epoch=epoch, elapsed=elapsed, batch_in_epoch=b_pos,
                         config=cfg.to_dict(), history=history, runs=runs, finished=finished)
 
@@ -386,7 +391,6 @@ def main(argv=None) -> None:
         model.train()
         return tot / max(1, n)
 
-    sitting_start = time.time()
     if not finished:
         # each invocation is recorded, so a card says when a model was trained in several sittings
         runs.append({"command": prog + " " + " ".join(shlex.quote(a) for a in argv), "from_step": step,

@@ -119,3 +119,18 @@ def test_alignment_is_scored_against_every_reference_with_baselines_and_floor(ti
         assert out[f"align_{ref}_best_head_aer"] == pytest.approx(min(v["aer"] for k, v in heads.items() if "mean" not in k), abs=1e-4)
         assert heads[out[f"align_{ref}_best_head"]]["aer"] == pytest.approx(out[f"align_{ref}_best_head_aer"], abs=1e-4)
     assert out["align_aer"] == out["align_strongs_model_aer"]  # the names the page reads
+
+
+def test_a_sitting_killed_between_checkpoints_is_still_recorded(tiny_tsv, tmp_path):
+    common = ["--arch", "seq2seq", "--tsv", str(tiny_tsv), "--vocab", "40", "--emb", "16", "--hidden", "16",
+              "--layers", "1", "--max-tokens", "200", "--out", str(tmp_path), "--checkpoints", str(tmp_path / "ck")]
+    main(common + ["--max-steps", "2"])
+    path = tmp_path / "ck" / "translation-seq2seq-tiny.pt"
+    state = torch.load(path, weights_only=True)
+    del state["runs"][-1]["to_step"]  # as if the process had been killed after this checkpoint
+    state["finished"] = ""
+    torch.save(state, path)
+    main(common + ["--max-steps", "4", "--resume"])
+    runs = json.loads((tmp_path / "translation-seq2seq-tiny.json").read_text())["runs"]
+    assert runs[0]["to_step"] == 2 and "stopped" in runs[0]["ended"]
+    assert (runs[1]["from_step"], runs[1]["to_step"]) == (2, 4)
