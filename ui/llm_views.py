@@ -13,7 +13,7 @@ from ui.export import figure_config
 from analysis.head_roles import ROLES, chance
 from ui.llm import (LOCAL_WINDOW, MAX_NEW_TOKENS, PROBE_SEEDS, TILE, LLMRun, load_lm_or_explain,
                     overview_of, received_of, roles_of, row_of, run_llm, statistics_of, tile_of)
-from ui.widgets import clamp_choice
+from ui.widgets import chars_cut_notice, clamp_choice, computed_or_stop
 from viz.attention import attention_heatmap, token_bar_figure
 from viz.llm import layer_head_grid, overview_figure, shaded_tokens_html
 
@@ -44,17 +44,9 @@ def llm_prompt_form(has_chat_template: bool) -> tuple[str, bool, int]:
 
 
 def run_or_stop(path: str, text: str, chat: bool, n_new: int) -> LLMRun:
-    try:
-        with st.spinner("Running the model once over the whole prompt…"):
-            run = run_llm(path, text, chat, n_new)
-    except lc.CaptureError as exc:
-        st.error(str(exc))
-        st.stop()
-    except (ValueError, RuntimeError) as exc:
-        st.error(f"The model could not read this prompt: {exc}")
-        st.stop()
-    if run.n_chars_cut:
-        st.info(f"The text was cut: the last {run.n_chars_cut:,} characters were not read.")
+    run = computed_or_stop("Running the model once over the whole prompt…", lambda: run_llm(path, text, chat, n_new),
+                           "The model could not read this prompt")
+    chars_cut_notice(run.n_chars_cut)
     if run.n_prompt_cut:
         st.info(f"The prompt was {run.n_prompt + run.n_prompt_cut:,} tokens, more than the model reads; "
                 f"its first {run.n_prompt_cut:,} tokens were dropped.")
@@ -193,22 +185,13 @@ def llm_explore(path: str, text: str, chat: bool, n_new: int, run: LLMRun) -> No
     head = b.selectbox("Head", range(captured.n_heads), key="llm_head",
                        format_func=lambda h: f"{h} (reads key/value head {captured.layers[0].kv_head(h)})")
     config = figure_config(f"llm-L{layer}-H{head}", "PNG")
-    tabs = st.tabs(TABS, key="llm_tab", on_change="rerun")
-    if tabs[0].open:
-        with tabs[0]:
-            show_overview_tab(key, run, layer, head, config)
-    if tabs[1].open:
-        with tabs[1]:
-            show_row_tab(key, run, layer, head)
-    if tabs[2].open:
-        with tabs[2]:
-            show_received_tab(key, run, layer, config)
-    if tabs[3].open:
-        with tabs[3]:
-            show_grid_tab(key, run, layer, head, config)
-    if tabs[4].open:
-        with tabs[4]:
-            show_roles_tab(path, layer, head, config)
+    views = (lambda: show_overview_tab(key, run, layer, head, config), lambda: show_row_tab(key, run, layer, head),
+             lambda: show_received_tab(key, run, layer, config), lambda: show_grid_tab(key, run, layer, head, config),
+             lambda: show_roles_tab(path, layer, head, config))
+    for tab, view in zip(st.tabs(TABS, key="llm_tab", on_change="rerun"), views):
+        if tab.open:  # only the open tab computes anything
+            with tab:
+                view()
 
 
 def llm_page(path: str) -> None:

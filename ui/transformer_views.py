@@ -11,7 +11,7 @@ from analysis.head_stats import STAT_COLUMNS, head_statistics_table
 from ui.clicks import selected_points
 from ui.export import data_uri_bytes, download, figure_config, matrix_csv, settings_json, stack_npz
 from ui.transformer import TextAnalysis, analyse_text, rollout_of, stats_of
-from ui.widgets import clamp_choice
+from ui.widgets import chars_cut_notice, clamp_choice, computed_or_stop
 from viz.attention import attention_heatmap, head_view_figure, layer_head_figure, model_view_figure, token_bar_figure
 
 SAMPLE = "The animal didn't cross the street because it was too tired."
@@ -37,14 +37,9 @@ def text_form() -> str:
 
 def analyse_or_stop(model_dir: str, text: str) -> TextAnalysis:
     """The cached analysis of the text, with a notice for each cut; stops on a model error."""
-    try:
-        with st.spinner("Running the model…"):
-            analysis = analyse_text(model_dir, text)
-    except (ValueError, RuntimeError) as exc:
-        st.error(f"The model could not read this text: {exc}")
-        st.stop()
-    if analysis.n_chars_cut:
-        st.info(f"The text was cut: the last {analysis.n_chars_cut:,} characters were not read.")
+    analysis = computed_or_stop("Running the model…", lambda: analyse_text(model_dir, text),
+                                "The model could not read this text")
+    chars_cut_notice(analysis.n_chars_cut)
     if analysis.n_tokens_cut:
         st.info(f"The text has {analysis.n_tokens_total:,} tokens but this model reads at most "
                 f"{analysis.max_tokens}, so the last {analysis.n_tokens_cut:,} tokens were cut.")

@@ -30,3 +30,20 @@ def keep_query(store: str, widget_keys: tuple[str, ...]):
     def callback() -> None:
         st.session_state[store] = tuple(st.session_state[k] for k in widget_keys)
     return callback
+
+
+def chars_cut_notice(n_chars_cut: int) -> None:
+    """Say so when the end of a typed text was not read."""
+    if n_chars_cut:
+        st.info(f"The text was cut: the last {n_chars_cut:,} characters were not read.")
+
+
+def computed_or_stop(spinner: str, compute, failure: str):
+    """``compute()`` under a spinner; a ValueError or RuntimeError (bad input, a model that
+    cannot read it, a memory estimate that refuses) ends the page with one clear message."""
+    try:
+        with st.spinner(spinner):
+            return compute()
+    except (ValueError, RuntimeError) as exc:
+        st.error(f"{failure}: {exc}")
+        st.stop()
