@@ -25,6 +25,13 @@ HOSTILE = "<script>alert(1)</script> <img src=x onerror=alert(1)> 😀 你好 ש
 
 pytestmark = pytest.mark.browser
 
+# Horizontal overflow in px. Streamlit scrolls inside its own containers, so the document
+# itself never grows: a 3,000 px element in the main block reads 0 on
+# document.documentElement.scrollWidth - innerWidth but 2,380 here (checked by hand).
+OVERFLOW_JS = """() => Math.max(0, ...[...document.querySelectorAll(
+    '[data-testid="stMain"], [data-testid="stAppViewContainer"], [data-testid="stMainBlockContainer"]')]
+    .map(e => e.scrollWidth - e.clientWidth), document.documentElement.scrollWidth - window.innerWidth)"""
+
 
 def _app_pages() -> list[str]:
     sys.path.insert(0, str(ROOT))
@@ -111,24 +118,32 @@ def _assert_no_error(page, name):
     assert page.locator('[data-testid="stException"]').count() == 0, f"{name}: exception on page"
 
 
-def test_every_page_in_a_real_browser(server, browser):
+@pytest.mark.parametrize("width", [1600, 1000])
+def test_every_page_in_a_real_browser(server, browser, width):
+    """Every page at both widths: no error, no dialog, nothing wider than the window
+    (a clipped control or an over-wide chart shows as horizontal overflow)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     dialogs = []
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page(viewport={"width": width, "height": 1000})
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
 
     page.goto(server, wait_until="domcontentloaded")
     page.get_by_role("heading", name="Attention workbench").wait_for(timeout=90_000)
     _wait_idle(page)
     _assert_no_error(page, "home")
-    page.screenshot(path=str(SHOTS / "home.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"home-{width}.png"), full_page=True)
 
+    overflow = {}
     for stem in _app_pages():
         page.goto(f"{server}/{stem}", wait_until="domcontentloaded")
         page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=120_000)
         _wait_idle(page)
         _assert_no_error(page, stem)
-        page.screenshot(path=str(SHOTS / f"{stem}.png"), full_page=True)
+        page.screenshot(path=str(SHOTS / f"{stem}-{width}.png"), full_page=True)
+        extra = page.evaluate(OVERFLOW_JS)
+        if extra > 1:
+            overflow[stem] = extra
+    assert not overflow, f"pixels of horizontal overflow at {width} px: {overflow}"
     assert not dialogs
 
 
