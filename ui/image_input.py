@@ -133,8 +133,8 @@ def drop_zone(key: str, label: str = "image"):
     """The file uploader, always visible: one step to use your own picture."""
     import streamlit as st
 
-    return st.file_uploader(f"…or drop your own {label} (PNG, JPEG, GIF, WebP, TIFF, BMP; at most "
-                            f"{MAX_BYTES // 2**20} MB)", type=FORMATS, key=key)
+    # the widget states its own limit, so it is the one our decoder applies (one number shown)
+    return st.file_uploader(f"…or drop your own {label}", type=FORMATS, key=key, max_upload_size=MAX_BYTES // 2**20)
 
 
 def decode_or_explain(data: bytes, name: str) -> DecodedImage | None:
