@@ -10,8 +10,8 @@ import streamlit as st
 
 from ui import photos as ph
 from ui.image_input import image_input
-from ui.photos_views import (predict_or_stop, show_agreement_and_deletion, show_attributions, show_click_maps,
-                             show_prediction, show_vit_section)
+from ui.photos_views import (predict_or_stop, share_photos_view, show_agreement_and_deletion, show_attributions,
+                             show_click_maps, show_prediction, show_vit_section)
 from ui.sidebar import device_badge
 
 st.title("Photos: what a pretrained CNN attends to")
@@ -23,6 +23,7 @@ st.caption(
     "agreement and deletion curves."
 )
 
+share_photos_view()
 decoded = image_input("photos", label="Photo", default_sample="chelsea")
 if decoded is None:
     st.stop()

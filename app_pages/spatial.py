@@ -9,8 +9,8 @@ import streamlit as st
 
 from ui.sidebar import device_badge
 from ui.spatial import available_archs, scene_or_upload, test_scene, upload_to_input
-from ui.spatial_views import (query_picker, run_or_stop, show_cards, show_cbam_tab, show_compare_tab,
-                              show_nonlocal_tab, show_predictions, show_sagan_tab)
+from ui.spatial_views import (query_picker, run_or_stop, share_spatial_view, show_cards, show_cbam_tab,
+                              show_compare_tab, show_nonlocal_tab, show_predictions, show_sagan_tab)
 
 st.title("Image lab: Non-local, DNL, CBAM, SAGAN")
 device_badge()
@@ -25,6 +25,7 @@ if not archs:
              "`python -m train spatial --arch <arch>` (see the model cards).")
     st.stop()
 
+share_spatial_view()
 model_input = scene_or_upload("spatial", test_scene, upload_to_input, index_key="scene_index")
 if model_input is None:
     st.stop()

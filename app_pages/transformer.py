@@ -10,7 +10,7 @@ import streamlit as st
 from ui.llm import is_causal_lm
 from ui.llm_views import llm_page
 from ui.sidebar import device_badge
-from ui.transformer import load_or_explain, model_dir_input
+from ui.transformer import load_or_explain, model_dir_input, share_transformer_view
 from ui.transformer_views import analyse_or_stop, explore, pick_record, text_form
 
 st.title("Transformer attention")
@@ -20,6 +20,7 @@ st.caption(
     "recomputed per head from the queries and keys of one fused forward pass, so long prompts fit."
 )
 device_badge()
+share_transformer_view()
 model_dir = model_dir_input()
 if model_dir is None:
     st.stop()

@@ -165,10 +165,12 @@ def image_input(key: str, label: str = "Image", samples: dict[str, Path] | None 
         choice = None
         if samples:
             names = list(samples)
-            index = names.index(default_sample) if default_sample in names else 0
-            choice = st.selectbox(f"Example {label.lower()}", names, index=index, key=f"{key}_source",
-                                  disabled=upload is not None,
-                                  help="Remove your upload (×) to use the examples again." if upload else None)
+            # a value already in session state (a shared link, an earlier run) wins over the default
+            start = {} if f"{key}_source" in st.session_state else {
+                "index": names.index(default_sample) if default_sample in names else 0}
+            choice = st.selectbox(f"Example {label.lower()}", names, key=f"{key}_source", disabled=upload is not None,
+                                  help="Remove your upload (×) to use the examples again." if upload else None,
+                                  **start)
     if upload is not None:
         return decode_or_explain(upload.getvalue(), upload.name)
     if choice is None:

@@ -199,3 +199,12 @@ def show_vit_section(key: str, image: np.ndarray) -> None:
         st.error(f"The model in {vit_dir!r} could not be run: {exc}")
     else:
         _show_vit_maps(image, run, roll)
+
+
+def share_photos_view() -> None:
+    """The example photo and the query point travel in the page's address."""
+    from ui.image_input import sample_images
+    from ui.share import Field, one_of, pair_of, shareable, show_pair
+
+    shareable("photos", [Field("photos_source", one_of(sample_images())),
+                         Field("photos_query", pair_of(float, 0.0, 1.0), show_pair)])

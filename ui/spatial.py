@@ -129,7 +129,7 @@ def scene_or_upload(prefix: str, from_scene, from_image, index_key: str | None =
         source = st.radio("Input", ["Test scene", "Sample photo"], horizontal=True, key=f"{prefix}_source",
                           disabled=upload is not None)
         if upload is None and source == "Test scene":
-            index = st.number_input("Test scene index", min_value=0, max_value=9999, value=0, step=1,
+            index = st.number_input("Test scene index", min_value=0, max_value=9999, step=1,
                                     key=index_key or f"{prefix}_index")
             try:
                 return from_scene(int(index))

@@ -239,3 +239,11 @@ def show_sagan_tab(n: int = 16) -> None:
                                        title="Generator attention of that location (14 × 14)", size=300),
                         key="sagan_map", config=NO_BAR)
     st.caption(_sagan_caption(load_sagan_card() or {}))
+
+
+def share_spatial_view() -> None:
+    """The test scene and the query cell travel in the page's address."""
+    from ui.share import Field, int_in, pair_of, shareable, show_pair
+
+    shareable("spatial", [Field("scene_index", int_in(0, 9999)),
+                          Field("q_query", pair_of(int, 0, GRID[0] - 1), show_pair)])

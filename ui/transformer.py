@@ -159,3 +159,12 @@ def load_or_explain(model_dir: str) -> LoadedTransformer | None:
     except (OSError, ValueError, RuntimeError) as exc:
         st.error(f"The model in {model_dir!r} could not be loaded: {exc}")
     return None
+
+
+def share_transformer_view() -> None:
+    """The model choice and the layer and head travel in the page's address (values out of
+    range for the model are clamped when the pickers are drawn)."""
+    from ui.share import Field, int_in, one_of, shareable
+
+    shareable("transformer", [Field("tf_model_choice", one_of(MODEL_CHOICES)),
+                              *(Field(k, int_in(0, 1023)) for k in ("tf_layer", "tf_head", "llm_layer", "llm_head"))])

@@ -181,3 +181,17 @@ def test_an_upload_in_one_step_keeps_the_query_the_controls_show(app):
     uploaders[0].set_value(("broken.png", b"not an image", "image/png"))
     at.run()
     assert not at.exception and any("not an image" in e.value for e in at.error)
+
+
+@pytest.mark.skipif(not fashion.dataset_available(), reason="test scenes need Debian's dataset-fashion-mnist")
+def test_a_shared_link_opens_the_same_scene_and_query(app):
+    at = app
+    at.query_params["scene_index"] = "5"
+    at.query_params["q_query"] = "3,4"
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.number_input(key="scene_index").value == 5
+    assert (at.number_input(key="q_row").value, at.number_input(key="q_col").value) == (3, 4)
+    assert any("row 3, col 4" in h.value for h in at.subheader)
+    at.number_input(key="q_col").set_value(6).run()
+    assert at.query_params["q_query"] == "3,6"
