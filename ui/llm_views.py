@@ -150,7 +150,8 @@ def show_grid_tab(key: tuple, run: LLMRun, layer: int, head: int, config: dict) 
                "Click a head to inspect it.")
 
 
-def show_roles_tab(path: str, layer: int, head: int, config: dict) -> None:
+def show_roles_tab(key: tuple, run: LLMRun, layer: int, head: int, config: dict) -> None:
+    path = key[0]
     roles = roles_of(path)
     if roles is None:
         st.info("This model's vocabulary or context is too small for a probe of repeated random tokens.")
@@ -167,10 +168,18 @@ def show_roles_tab(path: str, layer: int, head: int, config: dict) -> None:
                f"mean over {len(PROBE_SEEDS)} seeded probes, computed once per model. Strongest: " +
                ", ".join(f"layer {i // heads} head {i % heads} ({values.reshape(-1)[i]:.2f})" for i in order) +
                f"; uniform causal attention would score {chance(role, n):.3f}. Click a head to inspect it.")
-    rec = lc.head_map(probe, layer, head)
-    st.plotly_chart(attention_heatmap(rec.numpy(), rec.query_labels, rec.key_labels,
-                                      f"Layer {layer}, head {head} on the probe (second copy from position {n + 1})"),
-                    config=config, key="llm_probe_map")
+    on_probe, on_text = st.columns(2)
+    with on_probe:
+        rec = lc.head_map(probe, layer, head)
+        st.plotly_chart(attention_heatmap(rec.numpy(), rec.query_labels, rec.key_labels,
+                                          f"Layer {layer}, head {head} on the probe (second copy from {n + 1})"),
+                        config=config, key="llm_probe_map")
+    with on_text:
+        pooled, block = overview_of(*key, layer, head)
+        st.plotly_chart(overview_figure(pooled, block, run.n_tokens, TILE,
+                                        f"The same head on your {run.n_tokens:,} tokens"),
+                        config=config, key="llm_roles_text")
+        st.caption("Zoom into your text in the Head overview tab.")
 
 
 @st.fragment
@@ -187,7 +196,7 @@ def llm_explore(path: str, text: str, chat: bool, n_new: int, run: LLMRun) -> No
     config = figure_config(f"llm-L{layer}-H{head}", "PNG")
     views = (lambda: show_overview_tab(key, run, layer, head, config), lambda: show_row_tab(key, run, layer, head),
              lambda: show_received_tab(key, run, layer, config), lambda: show_grid_tab(key, run, layer, head, config),
-             lambda: show_roles_tab(path, layer, head, config))
+             lambda: show_roles_tab(key, run, layer, head, config))
     for tab, view in zip(st.tabs(TABS, key="llm_tab", on_change="rerun"), views):
         if tab.open:  # only the open tab computes anything
             with tab:
