@@ -77,18 +77,22 @@ def strip_figure(image, alphas, words, tile: int = 128, gap: int = 6, sigma: flo
     rgb = _rgb(image)
     tiles = [blend(np.repeat(np.repeat(rgb, tile // rgb.shape[0] or 1, 0), tile // rgb.shape[1] or 1, 1),
                    None, max_side=tile)] + word_tiles(image, alphas, tile, sigma)
-    labels = ["(input)"] + [w + (f"  β={b:.2f}" if betas is not None else "")
-                            for w, b in zip(words, betas if betas is not None else [None] * len(words))]
+    # two short lines per tile (the word, then its gate) so neighbours never overlap at
+    # narrow widths; a word cut to 10 characters shows whole on hover
+    gates = betas if betas is not None else [None] * len(words)
+    labels = [("(input)", "(input)")] + [
+        (escape(w if len(w) <= 10 else w[:9] + "…") + ("" if b is None else f"<br>β={b:.2f}"), escape(w))
+        for w, b in zip(words, gates)]
     h, w = tiles[0].shape[:2]
     strip = np.full((h, len(tiles) * (w + gap) - gap, 3), 255, np.uint8)
     for i, t in enumerate(tiles):
         strip[:, i * (w + gap) : i * (w + gap) + w] = t
     fig = go.Figure(_image_trace(strip))
-    for i, label in enumerate(labels):
-        fig.add_annotation(x=i * (w + gap) + w / 2, y=-4, text=escape(label), showarrow=False, yanchor="bottom",
-                           font=dict(size=12))
-    _frame(fig, strip.shape[:2], title, h + 70)
-    fig.update_layout(margin=dict(l=0, r=0, t=56, b=0), yaxis=dict(visible=False, range=[h - 0.5, -24],
+    for i, (label, full) in enumerate(labels):
+        fig.add_annotation(x=i * (w + gap) + w / 2, y=-4, text=label, hovertext=full, showarrow=False,
+                           yanchor="bottom", font=dict(size=12))
+    _frame(fig, strip.shape[:2], title, h + 90)
+    fig.update_layout(margin=dict(l=0, r=0, t=56, b=0), yaxis=dict(visible=False, range=[h - 0.5, -44],
                                                                    scaleanchor="x", constrain="domain"))
     return fig
 
