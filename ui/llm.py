@@ -164,3 +164,17 @@ def roles_of(path: str) -> tuple[dict[str, np.ndarray], lc.Captured, int] | None
     scores, first = measure_roles(loaded.model, vocab, tok.bos_token_id, tok.all_special_ids, n,
                                   PROBE_SEEDS, labels=lambda ids: list(token_labels(tok, ids)))
     return {k: v.numpy() for k, v in scores.items()}, first, n
+
+
+MODEL_VIEW_TOKENS = 256    # every layer x head at once only for prompts this short
+
+
+@st.cache_resource(show_spinner="Drawing every layer and head…", max_entries=4)
+def model_view_of(path: str, text: str, chat: bool, n_new: int):
+    """Every head's full map in one mosaic image (viz.attention), for short prompts only."""
+    from viz.attention import model_view_image
+
+    captured = run_llm(path, text, chat, n_new).captured
+    stack = np.stack([np.stack([lc.head_map(captured, layer, head).numpy() for head in range(captured.n_heads)])
+                      for layer in range(captured.n_layers)])            # (layers, heads, T, T)
+    return model_view_image(stack)

@@ -12,15 +12,17 @@ from ui.clicks import point_pair, selected_points
 from ui.export import figure_config
 from analysis.head_roles import ROLES, chance
 from ui.llm import (LOCAL_WINDOW, MAX_NEW_TOKENS, PROBE_SEEDS, TILE, LLMRun, load_lm_or_explain,
-                    overview_of, received_of, roles_of, row_of, run_llm, statistics_of, tile_of)
+                    MODEL_VIEW_TOKENS, model_view_of, overview_of, received_of, roles_of, row_of, run_llm,
+                    statistics_of, tile_of)
 from ui.widgets import chars_cut_notice, clamp_choice, computed_or_stop
-from viz.attention import attention_heatmap, token_bar_figure
+from viz.attention import attention_heatmap, model_view_figure, token_bar_figure
 from viz.llm import layer_head_grid, overview_figure, shaded_tokens_html
 
 SAMPLE = ("Paste a long document here: a chapter, a contract, a code file. The model reads up to its own "
           "context length (8,192 tokens for SmolLM2), and every head's map is computed from the queries and "
           "keys of one fused forward pass, so even thousands of tokens stay responsive.")
-TABS = ["Head overview", "One token's reading", "Attention received", "Heads at full length", "Head roles"]
+TABS = ["Head overview", "One token's reading", "Attention received", "Heads at full length", "Head roles",
+        "Every head at once"]
 STAT_TITLES = {"entropy": "Entropy (nats)", "sink": "Share on the first token (sink)",
                "distance": "Mean distance (tokens)", "local": f"Share within {LOCAL_WINDOW} tokens"}
 
@@ -182,6 +184,17 @@ def show_roles_tab(key: tuple, run: LLMRun, layer: int, head: int, config: dict)
         st.caption("Zoom into your text in the Head overview tab.")
 
 
+def show_model_view_tab(key: tuple, run: LLMRun, layer: int, head: int, config: dict) -> None:
+    if run.n_tokens > MODEL_VIEW_TOKENS:
+        st.info(f"Every layer × head at once is drawn for prompts of up to {MODEL_VIEW_TOKENS} tokens; this one "
+                f"has {run.n_tokens:,}. The head overview and the grids above cover any length.")
+        return
+    st.caption("Every layer (rows) × head (columns); each small map is scaled to its own maximum. "
+               "Click a cell to inspect that head.")
+    st.plotly_chart(model_view_figure(model_view_of(*key), selected=(layer, head)), config=config,
+                    key="llm_model_view", on_select=_head_from("llm_model_view"), selection_mode="points")
+
+
 @st.fragment
 def llm_explore(path: str, text: str, chat: bool, n_new: int, run: LLMRun) -> None:
     """Everything below the prompt; reruns alone, reading the caches."""
@@ -196,7 +209,8 @@ def llm_explore(path: str, text: str, chat: bool, n_new: int, run: LLMRun) -> No
     config = figure_config(f"llm-L{layer}-H{head}", "PNG")
     views = (lambda: show_overview_tab(key, run, layer, head, config), lambda: show_row_tab(key, run, layer, head),
              lambda: show_received_tab(key, run, layer, config), lambda: show_grid_tab(key, run, layer, head, config),
-             lambda: show_roles_tab(key, run, layer, head, config))
+             lambda: show_roles_tab(key, run, layer, head, config),
+             lambda: show_model_view_tab(key, run, layer, head, config))
     for tab, view in zip(st.tabs(TABS, key="llm_tab", on_change="rerun"), views):
         if tab.open:  # only the open tab computes anything
             with tab:

@@ -38,7 +38,8 @@ def test_decoder_opens_the_long_context_views(page):
     # the head picker names the key/value head each query head reads (GQA)
     assert at.selectbox(key="llm_head").options[3] == "3 (reads key/value head 1)"
     for tab, keys in {"Attention received": {"llm_received"}, "Heads at full length": {"llm_grid"},
-                      "Head roles": {"llm_roles_grid", "llm_probe_map", "llm_roles_text"}}.items():
+                      "Head roles": {"llm_roles_grid", "llm_probe_map", "llm_roles_text"},
+                      "Every head at once": {"llm_model_view"}}.items():
         at.session_state["llm_tab"] = tab
         at.run()
         assert not at.exception, tab
