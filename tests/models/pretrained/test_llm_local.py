@@ -102,3 +102,15 @@ def test_smollm2_induction_head(smollm2):
 def test_smollm2_context_limit(smollm2):
     with pytest.raises(lc.CaptureError, match="at most 8,192"):
         lc.capture(smollm2.model, torch.zeros(8193, dtype=torch.long))
+
+
+def test_a_typed_gguf_path_is_checked_as_a_path_first(tmp_path):
+    from models.pretrained.hf import ModelDirError
+    from models.pretrained.llm_local import checked_gguf, model_folder
+
+    with pytest.raises(ModelDirError, match="not a usable path"):
+        checked_gguf("x" * 5000 + ".gguf")
+    with pytest.raises(ModelDirError, match="File name too long"):
+        model_folder(str(tmp_path / ("y" * 300 + ".gguf")))
+    with pytest.raises(ModelDirError, match="is not a file"):
+        model_folder(str(tmp_path / "missing.gguf"))
