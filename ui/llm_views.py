@@ -21,8 +21,8 @@ from viz.llm import layer_head_grid, overview_figure, shaded_tokens_html
 SAMPLE = ("Paste a long document here: a chapter, a contract, a code file. The model reads up to its own "
           "context length (8,192 tokens for SmolLM2), and every head's map is computed from the queries and "
           "keys of one fused forward pass, so even thousands of tokens stay responsive.")
-TABS = ["Head overview", "One token's reading", "Attention received", "Heads at full length", "Head roles",
-        "Every head at once"]
+TABS = ["Head overview", "One token", "Received", "Head statistics", "Head roles",
+        "All heads"]
 STAT_TITLES = {"entropy": "Entropy (nats)", "sink": "Share on the first token (sink)",
                "distance": "Mean distance (tokens)", "local": f"Share within {LOCAL_WINDOW} tokens"}
 

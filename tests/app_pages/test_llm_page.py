@@ -37,16 +37,16 @@ def test_decoder_opens_the_long_context_views(page):
     assert {"llm_overview", "llm_tile"} <= _chart_keys(at.main)
     # the head picker names the key/value head each query head reads (GQA)
     assert at.selectbox(key="llm_head").options[3] == "3 (reads key/value head 1)"
-    for tab, keys in {"Attention received": {"llm_received"}, "Heads at full length": {"llm_grid"},
+    for tab, keys in {"Received": {"llm_received"}, "Head statistics": {"llm_grid"},
                       "Head roles": {"llm_roles_grid", "llm_probe_map", "llm_roles_text"},
-                      "Every head at once": {"llm_model_view"}}.items():
+                      "All heads": {"llm_model_view"}}.items():
         at.session_state["llm_tab"] = tab
         at.run()
         assert not at.exception, tab
         assert keys <= _chart_keys(at.main), tab
         at.run()  # a rerun reads the caches: nothing may be replayed into a missing block
         assert not at.exception, tab
-    at.session_state["llm_tab"] = "One token's reading"
+    at.session_state["llm_tab"] = "One token"
     at.run()
     assert not at.exception
     assert at.number_input(key="llm_query").value == 36  # the last token by default
