@@ -63,8 +63,11 @@ from models.records import AttentionMap  # noqa: E402
 # runs plain SDPA whenever no capture is under way (it is safe to share).
 ATTN_IMPLEMENTATION = "workbench_capture"
 
-# Upper bound on the weights one chunk of rows may hold (elements): 16M float32 = 64 MB.
-CHUNK_ELEMENTS = 16 * 2**20
+# Upper bound on the weights one chunk of rows may hold (elements): 4M float32 = 16 MB.
+# A chunk's scores are transformed in place, so about one chunk is alive at a time; with
+# 16M the overview of one head at 4k tokens held ~250 MB of temporaries beside the 377 MB
+# of captured q, k (bench/llm_long.py), for no measurable gain in speed.
+CHUNK_ELEMENTS = 4 * 2**20
 
 _RECORDER: contextvars.ContextVar["_Recorder | None"] = contextvars.ContextVar("llm_capture", default=None)
 
@@ -378,8 +381,8 @@ def _first_int(config, names) -> int:
 # --------------------------------------------------------------------------- maps on demand
 
 
-def _chunk_rows(heads: int, n_keys: int, budget: int = CHUNK_ELEMENTS) -> int:
-    return max(1, budget // max(1, heads * n_keys))
+def _chunk_rows(heads: int, n_keys: int, budget: int | None = None) -> int:
+    return max(1, (budget or CHUNK_ELEMENTS) // max(1, heads * n_keys))
 
 
 def _allowed(r0: int, r1: int, c0: int, c1: int, causal: bool, window: int | None, device) -> torch.Tensor:
@@ -400,22 +403,37 @@ def _layer(captured: Captured, layer: int) -> LayerCapture:
     return captured.layers[layer]
 
 
+def _band_probs(lc: LayerCapture, heads: list[int], r0: int, r1: int,
+                dtype: torch.dtype) -> tuple[torch.Tensor, int, int]:
+    """Rows r0..r1 of the given heads' maps over the keys lo..hi that some row of the chunk
+    may see: (len(heads), r1 - r0, hi - lo), lo, hi. Every other key has weight exactly 0."""
+    t = lc.k.shape[1]
+    # Only keys some row of the chunk may see are scored: a causal row i sees keys <= i, a
+    # window w keys > i - w. The rest are exactly 0 after the softmax, so they are never
+    # computed (about half the work of a causal map, far more with a window).
+    lo = max(0, r0 - lc.sliding_window + 1) if lc.sliding_window is not None and lc.causal else 0
+    hi = r1 if lc.causal else t
+    q = lc.q[heads, r0:r1].to(dtype)                            # (h, c, d)
+    kv = [lc.kv_head(h) for h in heads]
+    if len(set(kv)) == 1:                                       # one key head: a view, no copy
+        k = lc.k[kv[0]:kv[0] + 1, lo:hi].to(dtype)              # (1, hi - lo, d)
+    else:
+        k = lc.k[:, lo:hi].index_select(0, torch.tensor(kv, device=lc.k.device)).to(dtype)
+    s = torch.matmul(q, k.transpose(-1, -2)).mul_(lc.scaling)  # (h, c, hi - lo)
+    if lc.softcap is not None:
+        s.div_(lc.softcap).tanh_().mul_(lc.softcap)
+    seen = _allowed(r0, r1, lo, hi, lc.causal, lc.sliding_window, s.device)
+    # softmax in place (max subtracted, as torch.softmax does): one chunk-sized buffer, not three
+    p = s.masked_fill_(~seen, float("-inf"))
+    p.sub_(p.amax(dim=-1, keepdim=True)).exp_()
+    p.div_(p.sum(dim=-1, keepdim=True))
+    return p, lo, hi
+
+
 def _rows_probs(lc: LayerCapture, heads: list[int], r0: int, r1: int, dtype: torch.dtype) -> torch.Tensor:
     """Full rows r0..r1 of the given heads' maps: (len(heads), r1 - r0, T)."""
     t = lc.k.shape[1]
-    # Only keys some row of the chunk may see are scored: a causal row i sees keys <= i, a
-    # window w keys > i - w. The rest are exactly 0 after the softmax, so they are filled in
-    # rather than computed (about half the work of a causal map, far more with a window).
-    lo = max(0, r0 - lc.sliding_window + 1) if lc.sliding_window is not None and lc.causal else 0
-    hi = r1 if lc.causal else t
-    kv = torch.tensor([lc.kv_head(h) for h in heads], device=lc.k.device)
-    q = lc.q[heads, r0:r1].to(dtype)                            # (h, c, d)
-    k = lc.k.index_select(0, kv)[:, lo:hi].to(dtype)           # (h, hi - lo, d)
-    s = (q @ k.transpose(-1, -2)) * lc.scaling                 # (h, c, hi - lo)
-    if lc.softcap is not None:
-        s = torch.tanh(s / lc.softcap) * lc.softcap
-    seen = _allowed(r0, r1, lo, hi, lc.causal, lc.sliding_window, s.device)
-    p = torch.softmax(s.masked_fill(~seen, float("-inf")), dim=-1)
+    p, lo, hi = _band_probs(lc, heads, r0, r1, dtype)
     if (lo, hi) == (0, t):
         return p
     out = torch.zeros(*p.shape[:2], t, dtype=p.dtype, device=p.device)
@@ -513,12 +531,15 @@ def head_overview(captured: Captured, layer: int, head: int, size: int = 1024) -
     chunk = max(block, _chunk_rows(1, t) // block * block)
     for a in range(0, t, chunk):
         b = min(t, a + chunk)
-        p = _rows_probs(lc, [head], a, b, torch.float32)[0]        # (c, T)
-        pad_c = (-p.shape[1]) % block
-        pad_r = (-p.shape[0]) % block
-        p = torch.nn.functional.pad(p, (0, pad_c, 0, pad_r))
-        pooled = p.view(p.shape[0] // block, block, n, block).amax(dim=(1, 3))  # (c/block, n)
-        out[a // block:a // block + pooled.shape[0]] = pooled
+        p, lo, hi = _band_probs(lc, [head], a, b, torch.float32)
+        p = p[0]                                                    # (c, hi - lo)
+        # Pool only the key blocks the band touches; the others stay 0 (their weights are 0).
+        c_lo, c_hi = lo // block * block, math.ceil(hi / block) * block
+        pad = (lo - c_lo, c_hi - hi, 0, (-p.shape[0]) % block)
+        if any(pad):  # zeros never win a max over probabilities
+            p = torch.nn.functional.pad(p, pad)
+        pooled = p.view(p.shape[0] // block, block, (c_hi - c_lo) // block, block).amax(dim=(1, 3))
+        out[a // block:a // block + pooled.shape[0], c_lo // block:c_hi // block] = pooled
     return _record(captured, f"{_prefix(lc)}.layer{layer}.head{head}.overview", out, ("query", "key"),
                    layer, head, extra={"block": block, "pooled": "max"})
 

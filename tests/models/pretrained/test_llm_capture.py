@@ -214,6 +214,23 @@ def test_offset_scores_and_overview(run):
     torch.testing.assert_close(over.weights, padded.view(5, 5, 5, 5).amax((1, 3)), atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("size", [24, 8, 7, 5])
+@pytest.mark.parametrize("budget", [1, 40, 100])
+def test_overview_in_row_chunks_is_the_max_pool_of_the_eager_map(run, monkeypatch, size, budget):
+    # Small budgets split the rows into chunks of 1..4 blocks, so each chunk scores only
+    # its band of keys (causal: up to its last row; sliding window: from its first row's
+    # window) and pools it into the right columns; the rest must stay exactly 0.
+    captured, maps = run[5], run[6]
+    monkeypatch.setattr(lc, "CHUNK_ELEMENTS", budget * T)
+    for layer, head in ((0, 0), (1, 2)):
+        over = lc.head_overview(captured, layer, head, size=size)
+        block = -(-T // size)
+        n = -(-T // block)
+        padded = torch.nn.functional.pad(maps[layer, head], (0, n * block - T, 0, n * block - T))
+        assert over.meta["block"] == block and over.shape == (n, n)
+        torch.testing.assert_close(over.weights, padded.view(n, block, n, block).amax((1, 3)), atol=1e-5, rtol=0)
+
+
 def test_float64_model_matches_eager_tightly():
     torch.manual_seed(2)
     model, eager = _pair("llama")
