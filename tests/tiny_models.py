@@ -56,13 +56,16 @@ def tiny_bart(folder: Path) -> Path:
     return folder
 
 
-def tiny_llama(folder: Path, context: int = 64) -> Path:
-    """A decoder-only LLM with grouped-query attention (4 query heads share 2 key/value heads)."""
+def tiny_llama(folder: Path, context: int = 64, layers: int = 2, heads: int = 4, kv_heads: int = 2,
+               head_dim: int = 8) -> Path:
+    """A decoder-only LLM with grouped-query attention (by default 4 query heads share 2
+    key/value heads)."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(SPECIAL) + len(WORDS), hidden_size=32, intermediate_size=64,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+    config = LlamaConfig(vocab_size=len(SPECIAL) + len(WORDS), hidden_size=heads * head_dim,
+                         intermediate_size=2 * heads * head_dim,
+                         num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv_heads,
                          max_position_embeddings=context, pad_token_id=0, bos_token_id=2, eos_token_id=3)
     LlamaForCausalLM(config).eval().save_pretrained(folder)
     _save_tokenizer(folder)

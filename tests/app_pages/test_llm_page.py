@@ -83,3 +83,25 @@ def test_empty_prompt_and_continuation(page):
     assert not at.exception
     assert any("Continuation" in m.value for m in at.markdown)
     assert any("8 tokens (5 of prompt)" in c.value for c in at.caption)
+
+
+def test_a_held_out_30_layer_gqa_model_over_2000_tokens(tmp_path):
+    # SmolLM2's shape (30 layers, 9 query heads sharing 3 key/value heads), random weights,
+    # a 4k context, typed into the model box like any folder: the page must read all of a
+    # 2,000-token prompt (no 512-token cut) and switch layers and heads on the captured q, k.
+    folder = tiny_llama(tmp_path / "held_out", context=4096, layers=30, heads=9, kv_heads=3)
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.sidebar.radio(key="tf_model_choice").set_value("path").run()
+    at.sidebar.text_input(key="tf_model_dir").input(str(folder)).run()
+    assert any("30 layers × 9 query heads sharing 3 key/value heads" in c.value for c in at.sidebar.caption)
+    _text(at, 285)  # 7 words a sentence: 1,995 words and the special tokens
+    assert not at.exception
+    assert any("1,997 tokens (1,997 of prompt)" in c.value for c in at.caption), [c.value for c in at.caption]
+    assert not at.info  # nothing was cut
+    assert {"llm_overview", "llm_tile"} <= _chart_keys(at.main)
+    at.selectbox(key="llm_layer").set_value(29).run()
+    at.selectbox(key="llm_head").set_value(8).run()
+    assert not at.exception
+    assert at.selectbox(key="llm_head").options[8] == "8 (reads key/value head 2)"
+    charts = [e for e in at.main.get("plotly_chart")]
+    assert any("Layer 29, head 8: all 1,997 tokens" in e.proto.spec for e in charts)
