@@ -62,3 +62,66 @@ def test_roles_equal_the_eager_maps_read_at_the_role_positions():
     other = role_scores(lc.capture(model, probe_ids(40, n, seed=5, start=1))[1], n)
     torch.testing.assert_close(mean["induction"], (scores["induction"] + other["induction"]) / 2)
     assert first.n_tokens == 2 * n + 1 and first.tokens == tuple(f"t{i}" for i in ids.tolist())
+
+
+def _hand_built(pick, n: int, sharp: float = 60.0) -> lc.Captured:
+    """One layer, one head whose query i reads key pick(i) (None: uniform over 0..i).
+    Keys are one-hot positions, so q_i = sharp * e_pick(i) puts weight ~1 on that key."""
+    t = 2 * n + 1
+    k = torch.eye(t)[None]                               # (1, T, d=T)
+    q = torch.zeros(1, t, t)
+    for i in range(t):
+        j = pick(i)
+        if j is not None:
+            q[0, i, j] = sharp
+    layer = lc.LayerCapture(q=q, k=k, scaling=1.0, causal=True, sliding_window=None, softcap=None)
+    return lc.Captured(layers=(layer,), n_tokens=t, model_type="hand-built")
+
+
+@pytest.mark.parametrize("n", [3, 6])
+def test_hand_built_heads_score_one_on_their_role(n):
+    t = 2 * n + 1
+    second = lambda i: i > n  # noqa: E731 - queries of the second copy
+    heads = {
+        "previous": lambda i: i - 1 if i else 0,
+        "induction": lambda i: i - n + 1 if second(i) else 0,
+        "duplicate": lambda i: i - n if second(i) else 0,
+        "sink": lambda i: 0,
+    }
+    for role, pick in heads.items():
+        scores = {k: float(v[0, 0]) for k, v in role_scores(_hand_built(pick, n), n).items()}
+        assert scores[role] == pytest.approx(1.0, abs=1e-6), role
+        # the other roles read exactly the keys this head's queries land on
+        expect = {
+            "previous": sum(pick(i) == i - 1 for i in range(1, t)) / (t - 1),
+            "induction": sum(pick(i) == i - n + 1 for i in range(n + 1, t)) / n,
+            "duplicate": sum(pick(i) == i - n for i in range(n + 1, t)) / n,
+            "sink": sum(pick(i) == 0 for i in range(t)) / t,
+        }
+        for other, value in expect.items():
+            assert scores[other] == pytest.approx(value, abs=1e-6), (role, other)
+
+
+@pytest.mark.parametrize("n", [3, 6])
+def test_a_uniform_head_scores_chance_on_every_role(n):
+    scores = role_scores(_hand_built(lambda i: None, n), n)   # q = 0: uniform over keys 0..i
+    for role in ("induction", "duplicate", "previous", "sink"):
+        assert float(scores[role][0, 0]) == pytest.approx(chance(role, n), abs=1e-6), role
+
+
+def test_measure_roles_labels_only_the_first_probe_and_checks_sizes():
+    model = _tiny_llama()
+    model.set_attn_implementation(lc.ATTN_IMPLEMENTATION)
+    calls = []
+    mean, first = measure_roles(model, 40, None, avoid=(0, 1), n=5, seeds=(2, 3, 4),
+                                labels=lambda ids: calls.append(ids) or [str(i) for i in ids])
+    assert len(calls) == 1 and calls[0] == probe_ids(40, 5, seed=2, start=None, avoid=(0, 1)).tolist()
+    assert set(mean) == {"induction", "duplicate", "previous", "sink"}
+    assert all(v.shape == (2, 4) for v in mean.values())
+    each = [role_scores(lc.capture(model, probe_ids(40, 5, seed=s, start=None, avoid=(0, 1)))[1], 5)
+            for s in (2, 3, 4)]
+    torch.testing.assert_close(mean["sink"], sum(e["sink"] for e in each) / 3)
+    with pytest.raises(ValueError, match="at least 2 tokens"):
+        probe_ids(40, 1, seed=0, start=None)
+    with pytest.raises(ValueError, match="too small"):
+        probe_ids(6, 5, seed=0, start=None, avoid=(0,))
