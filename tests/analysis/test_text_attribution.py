@@ -1,0 +1,145 @@
+"""Attention against attribution on text: every quantity recomputed by hand on tiny
+random models (a Llama-style decoder, a BERT encoder), float64."""
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import spearmanr
+
+from analysis import text_attribution as ta
+from analysis.rollout import rollout
+
+V, T = 30, 9
+
+
+@pytest.fixture(scope="module")
+def llama():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=V, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=32)
+    model = LlamaForCausalLM(cfg).double().eval()
+    model.set_attn_implementation("eager")
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.4)
+    return model
+
+
+@pytest.fixture(scope="module")
+def bert():
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(1)
+    cfg = BertConfig(vocab_size=V, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=32, max_position_embeddings=32, hidden_dropout_prob=0.0,
+                     attention_probs_dropout_prob=0.0)
+    model = BertModel(cfg, add_pooling_layer=False).double().eval()
+    model.set_attn_implementation("eager")
+    return model
+
+
+IDS = torch.tensor([1, 7, 4, 9, 12, 4, 20, 3, 8])
+
+
+def test_decoder_target_is_the_next_tokens_log_probability(llama):
+    target = ta.decoder_target(llama, IDS, position=5, baseline_id=0, special=(1,))
+    assert torch.equal(target.ids, IDS[:6]) and target.query == 5
+    assert target.attributable.tolist() == [False, True, True, True, True, True]
+    with torch.no_grad():
+        logp = torch.log_softmax(llama(input_ids=IDS[None]).logits[0, 5], -1)[IDS[6]]
+    assert ta.value(target) == pytest.approx(float(logp), abs=1e-9)
+    with pytest.raises(ValueError, match="next token"):
+        ta.decoder_target(llama, IDS, position=8, baseline_id=0)
+
+
+def test_encoder_target_is_the_cosine_of_mean_pooled_states(bert):
+    other = torch.tensor([2, 5, 6, 3])
+    target = ta.encoder_target(bert, IDS, other, baseline_id=0, special=(1, 3))
+    with torch.no_grad():
+        a = bert(input_ids=IDS[None]).last_hidden_state[0].mean(0)
+        b = bert(input_ids=other[None]).last_hidden_state[0].mean(0)
+    assert ta.value(target) == pytest.approx(float(a @ b / (a.norm() * b.norm())), abs=1e-9)
+    assert target.query is None
+    assert target.attributable.tolist() == [False, True, True, True, True, True, True, False, True]
+    assert torch.equal(target.baseline(), torch.tensor([1, 0, 0, 0, 0, 0, 0, 3, 0]))
+
+
+@pytest.mark.parametrize("model_name", ["llama", "bert"])
+def test_attributions_by_hand(request, model_name):
+    model = request.getfixturevalue(model_name)
+    target = (ta.decoder_target(model, IDS, 6, baseline_id=0, special=(1,)) if model_name == "llama"
+              else ta.encoder_target(model, IDS, torch.tensor([2, 5, 6]), baseline_id=0, special=(1, 3)))
+    out, delta = ta.attributions(target, n_steps=64, batch=7)
+    assert set(out) == set(ta.ATTRIBUTIONS)
+    m = target.attributable
+    for name, a in out.items():
+        assert a.shape == (len(target.ids),) and np.all(a[~m] == 0), name
+    # integrated gradients: completeness, sum_j IG_j = f(x) - f(x'), within Captum's delta
+    gap = ta.value(target) - ta.value(target, target.baseline())
+    assert out["integrated_gradients"].sum() == pytest.approx(gap, abs=max(1e-3, 2 * delta))
+    assert delta < 1e-2
+    # input x gradient: e_j . df/de_j with autograd on the embedding output
+    emb = target.embeddings(target.ids[None]).detach().requires_grad_(True)
+    handle = target.embeddings.register_forward_hook(lambda mod, inp, outp: emb)
+    try:
+        target.f(target.ids[None]).sum().backward()
+    finally:
+        handle.remove()
+    ixg = (emb * emb.grad)[0].sum(-1).detach().numpy()
+    np.testing.assert_allclose(out["input_x_gradient"][m], ixg[m], rtol=1e-6, atol=1e-9)
+    # blank-out: one forward per removed token
+    full = ta.value(target)
+    for j in np.flatnonzero(m):
+        x = target.ids.clone()
+        x[j] = 0
+        assert out["blank_out"][j] == pytest.approx(full - ta.value(target, x), abs=1e-9)
+
+
+def test_attention_rankings_and_agreement_by_hand(llama):
+    with torch.no_grad():
+        maps = torch.stack(llama(input_ids=IDS[None], output_attentions=True).attentions)[:, 0].numpy()  # (L,H,T,T)
+    ranks = ta.attention_rankings(maps, query=6)
+    np.testing.assert_allclose(ranks["raw"], maps[:, :, 6])
+    np.testing.assert_allclose(ranks["mean"], maps[-1, :, 6].mean(0))
+    np.testing.assert_allclose(ranks["rollout"], rollout(maps)[-1][6])
+    received = ta.attention_rankings(maps, query=None)
+    np.testing.assert_allclose(received["raw"], maps.mean(axis=2))
+    np.testing.assert_allclose(received["rollout"], rollout(maps)[-1].mean(0))
+    attribution = np.array([0.0, 3.0, -1.0, 2.0, 0.5, 4.0, 1.0, 0.0, 0.0])
+    m = np.array([False, True, True, True, True, True, True, False, False])
+    agree = ta.agreement(ranks, attribution, m)
+    assert agree["raw"].shape == (2, 4)
+    for layer in range(2):
+        for head in range(4):
+            rho = spearmanr(maps[layer, head, 6][m], attribution[m]).statistic
+            assert agree["raw"][layer, head] == pytest.approx(rho, abs=1e-12)
+    assert agree["rollout"] == pytest.approx(spearmanr(ranks["rollout"][m], attribution[m]).statistic)
+    assert agree["mean"] == pytest.approx(spearmanr(ranks["mean"][m], attribution[m]).statistic)
+    with pytest.raises(ValueError):
+        ta.attention_rankings(maps[0], query=1)
+
+
+def test_deletion_curves_by_hand(llama):
+    target = ta.decoder_target(llama, IDS, 7, baseline_id=0, special=(1,))
+    scores = np.array([9.0, 0.2, 0.9, 0.5, 0.9, 0.1, 0.3, 0.7])
+    order = ta.order_of(scores, target.attributable)
+    assert order.tolist() == [2, 4, 7, 3, 6, 1, 5]        # position 0 is special; ties by position
+    curve = ta.deletion(target, order, steps=3)
+    x = target.ids.clone()
+    expected = [ta.value(target)]
+    for j in order[:3]:
+        x[j] = 0
+        expected.append(ta.value(target, x))
+    np.testing.assert_allclose(curve, expected, atol=1e-12)
+    full = ta.deletion(target, order)
+    assert len(full) == 8 and full[-1] == pytest.approx(ta.value(target, target.baseline()))
+    assert ta.deletion_area(np.array([1.0, 0.0, 0.0, 0.0])) == 0.0
+    assert ta.deletion_area(np.array([1.0, 1.0, 1.0, 0.0])) == pytest.approx(2 / 3)
+    assert np.isnan(ta.deletion_area(np.array([1.0, 1.0])))
+    rand = ta.random_deletion(target, n_orders=4, seed=3)
+    rng = np.random.default_rng(3)
+    pos = np.flatnonzero(target.attributable)
+    by_hand = np.mean([ta.deletion(target, rng.permutation(pos)) for _ in range(4)], axis=0)
+    np.testing.assert_allclose(rand, by_hand, atol=1e-12)
+    assert rand[0] == pytest.approx(ta.value(target)) and rand[-1] == pytest.approx(full[-1])
