@@ -59,6 +59,13 @@ class TextTarget:
         return out
 
 
+def special_ids(tokenizer) -> set[int]:
+    """Token ids that are structure, not text ([CLS], [SEP], <|im_start|>, padding): never
+    ranked or removed. The unknown token stands for text, so it stays attributable."""
+    ids = set(getattr(tokenizer, "all_special_ids", []) or [])
+    return ids - {getattr(tokenizer, "unk_token_id", None)}
+
+
 def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
     # half-precision models are scored in float32; float64 ones (tests) keep their precision
     return x.to(torch.promote_types(x.dtype, torch.float32))
@@ -203,3 +210,52 @@ def deletion_area(curve: np.ndarray) -> float:
     if len(c) < 2 or abs(span) < 1e-12:
         return float("nan")
     return float(np.mean((c[1:] - c[-1]) / span))
+
+
+@torch.inference_mode()
+def attention_maps(model, ids: torch.Tensor) -> np.ndarray:
+    """(layers, heads, T, T) float64 attention of one sequence: the eager path's weights, or,
+    for a model on the fused path with q/k capture (models/pretrained/llm_capture.py), every
+    head's map recomputed from the captured queries and keys."""
+    from models.pretrained import llm_capture as lc
+
+    x = torch.as_tensor(ids).reshape(1, -1).to(_device(model))
+    impl = getattr(model.config, "_attn_implementation", None)
+    if impl == "eager":
+        out = model(input_ids=x, output_attentions=True)
+        return torch.stack([a[0] for a in out.attentions]).double().cpu().numpy()
+    _, captured = lc.capture(model, x[0], logits_to_keep=1)
+    return np.stack([np.stack([lc.head_map(captured, layer, head).weights.double().cpu().numpy()
+                               for head in range(captured.n_heads)]) for layer in range(captured.n_layers)])
+
+
+@dataclass(frozen=True)
+class TextExplanation:
+    """Everything measured for one text (positions are the target's input positions)."""
+
+    value: float                                # f(x)
+    attributions: dict[str, np.ndarray]         # method -> (T,)
+    ig_delta: float
+    rankings: dict[str, np.ndarray]             # "raw" (L, H, T), "mean" (T,), "rollout" (T,)
+    agreement: dict[str, dict]                  # attribution -> {"raw": (L, H), "mean", "rollout"}
+    deletion: dict[str, np.ndarray]             # ranking -> (K + 1,) f after removing the top k
+    chance: np.ndarray                          # (K + 1,) mean over random orders
+    attributable: np.ndarray                    # (T,) bool: the positions ranked and removed
+
+
+def explain(target: TextTarget, maps: np.ndarray, steps: int = 10, n_steps: int = 32,
+            n_random: int = 10, seed: int = 0) -> TextExplanation:
+    """Attributions, attention rankings, their agreement and deletion curves for one text.
+    Deletion removes up to ``steps`` tokens, for the mean attention, rollout and each
+    attribution's ranking, beside ``n_random`` random orders (the chance level)."""
+    if maps.shape[-1] != len(target.ids):
+        raise ValueError(f"maps cover {maps.shape[-1]} tokens, the target's input has {len(target.ids)}")
+    if not target.attributable.any():
+        raise ValueError("no token of this text can be attributed (all are special tokens)")
+    attr, delta = attributions(target, n_steps=n_steps)
+    ranks = attention_rankings(maps, target.query)
+    agree = {name: agreement(ranks, a, target.attributable) for name, a in attr.items()}
+    scores = {"attention (mean of heads)": ranks["mean"], "rollout": ranks["rollout"], **attr}
+    curves = {name: deletion(target, order_of(s, target.attributable), steps) for name, s in scores.items()}
+    chance = random_deletion(target, steps, n_random, seed)
+    return TextExplanation(value(target), attr, delta, ranks, agree, curves, chance, target.attributable.copy())

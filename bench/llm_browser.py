@@ -128,8 +128,15 @@ def main() -> None:
                     lambda: page.get_by_text(shown).first.wait_for(timeout=600_000))]
                 title = page.get_by_text(shown).first.text_content()
                 t = int(re.search(r"all ([\d,]+) tokens", title).group(1).replace(",", ""))
-                rows.append(("head switch",) + _timed(page, meter, lambda: _pick(page, "Head", "3"), lambda: None))
-                rows.append(("layer switch",) + _timed(page, meter, lambda: _pick(page, "Layer", "18"), lambda: None))
+                layer = int(re.search(r"Layer (\d+),", title).group(1))
+                # each switch waits for the overview's title to name the new head: a switch the
+                # page did not take would otherwise count as 0 bytes
+                rows.append(("head switch",) + _timed(
+                    page, meter, lambda: _pick(page, "Head", "3"),
+                    lambda: page.get_by_text(f"Layer {layer}, head 3: all").first.wait_for(timeout=300_000)))
+                rows.append(("layer switch",) + _timed(
+                    page, meter, lambda: _pick(page, "Layer", "18"),
+                    lambda: page.get_by_text("Layer 18, head 3: all").first.wait_for(timeout=300_000)))
                 points = page.locator(".js-plotly-plot").first.locator(".scatterlayer .point")
                 rows.append(("zoom",) + _timed(page, meter, lambda: points.nth(points.count() // 2).click(force=True),
                                                lambda: None))

@@ -6,6 +6,7 @@
     python -m train captioning --variant full    # Show-Attend-Tell captioner
     python -m train translation-compare          # the three translation cards compared
     python -m train minilm                       # the card of the pretrained MiniLM
+    python -m train text-attribution --model minilm  # attention vs attribution on 200 verses
 
 Each lab is a module of this package with ``main(argv)``; this file only dispatches by
 lab name. Modules are imported only when their lab is asked for, so one lab's
@@ -24,6 +25,7 @@ LABS = {
     "captioning": "train.captioning",
     "translation-compare": "train.translation_compare",
     "minilm": "train.cards",
+    "text-attribution": "train.text_attribution",
 }
 
 

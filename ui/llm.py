@@ -66,6 +66,7 @@ class LLMRun:
     n_chars_cut: int
     continuation: str
     captured: lc.Captured
+    ids: tuple[int, ...] = ()    # the token ids the labels stand for
 
     @property
     def n_tokens(self) -> int:
@@ -99,7 +100,7 @@ def run_llm(path: str, text: str, chat: bool, n_new: int) -> LLMRun:
         continuation = loaded.tokenizer.decode(ids[n_prompt:], skip_special_tokens=True)
     labels = token_labels(loaded.tokenizer, ids)
     _, captured = lc.capture(loaded.model, ids, tokens=labels, logits_to_keep=1)
-    return LLMRun(labels, n_prompt, n_cut, n_chars_cut, continuation, captured)
+    return LLMRun(labels, n_prompt, n_cut, n_chars_cut, continuation, captured, tuple(int(i) for i in ids))
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from models.pretrained import llm_capture as lc
+from ui.attribution_views import show_decoder_attribution
 from ui.clicks import point_pair, selected_points
 from ui.export import figure_config
 from analysis.head_roles import ROLES, chance
@@ -22,7 +23,7 @@ SAMPLE = ("Paste a long document here: a chapter, a contract, a code file. The m
           "context length (8,192 tokens for SmolLM2), and every head's map is computed from the queries and "
           "keys of one fused forward pass, so even thousands of tokens stay responsive.")
 TABS = ["Head overview", "One token", "Received", "Head statistics", "Head roles",
-        "All heads"]
+        "All heads", "Attribution"]
 STAT_TITLES = {"entropy": "Entropy (nats)", "sink": "Share on the first token (sink)",
                "distance": "Mean distance (tokens)", "local": f"Share within {LOCAL_WINDOW} tokens"}
 
@@ -210,7 +211,8 @@ def llm_explore(path: str, text: str, chat: bool, n_new: int, run: LLMRun) -> No
     views = (lambda: show_overview_tab(key, run, layer, head, config), lambda: show_row_tab(key, run, layer, head),
              lambda: show_received_tab(key, run, layer, config), lambda: show_grid_tab(key, run, layer, head, config),
              lambda: show_roles_tab(key, run, layer, head, config),
-             lambda: show_model_view_tab(key, run, layer, head, config))
+             lambda: show_model_view_tab(key, run, layer, head, config),
+             lambda: show_decoder_attribution(path, run.ids, run.tokens, layer, head, _pick_head, config))
     for tab, view in zip(st.tabs(TABS, key="llm_tab", on_change="rerun"), views):
         if tab.open:  # only the open tab computes anything
             with tab:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from analysis.head_stats import STAT_COLUMNS, head_statistics_table
+from ui.attribution_views import show_encoder_attribution
 from ui.clicks import selected_points
 from ui.export import data_uri_bytes, download, figure_config, matrix_csv, settings_json, stack_npz
 from ui.transformer import TextAnalysis, analyse_text, rollout_of, stats_of
@@ -20,7 +21,7 @@ RECORD_TITLES = {
     "decoder.self": "Decoder self-attention (causal)",
     "decoder.cross": "Cross-attention (decoder → encoder)",
 }
-TABS = ["Head map", "Model view", "Head view", "Rollout", "Head statistics", "Export"]
+TABS = ["Head map", "Model view", "Head view", "Rollout", "Head statistics", "Attribution", "Export"]
 
 
 def text_form() -> str:
@@ -53,6 +54,10 @@ def pick_record(analysis: TextAnalysis) -> str:
         return names[0]
     return st.radio("Attention", names, horizontal=True, key="tf_record",
                     format_func=lambda n: RECORD_TITLES.get(n, n))
+
+
+def _pick_tf_head(layer: int, head: int) -> None:
+    st.session_state["tf_layer"], st.session_state["tf_head"] = int(layer), int(head)
 
 
 def _select_head(analysis: TextAnalysis, record_name: str, index: int) -> None:
@@ -193,7 +198,8 @@ def explore(model_dir: str, model_type: str, text: str, analysis: TextAnalysis, 
                 "head": head, "query_position": query, "query_token": view.query_tokens[query],
                 "n_tokens": len(analysis.tokens), "tokens_cut": analysis.n_tokens_cut, "text": text}
 
-    head_map, model_view, head_view, rollout_tab, stats_tab, export_tab = st.tabs(TABS, key="tf_tab", on_change="rerun")
+    head_map, model_view, head_view, rollout_tab, stats_tab, attribution_tab, export_tab = st.tabs(
+        TABS, key="tf_tab", on_change="rerun")
     if head_map.open:
         with head_map:
             show_head_map_tab(view, layer, head, config)
@@ -209,6 +215,13 @@ def explore(model_dir: str, model_type: str, text: str, analysis: TextAnalysis, 
     if stats_tab.open:
         with stats_tab:
             show_stats_tab(model_dir, text, analysis, record_name, config)
+    if attribution_tab.open:
+        with attribution_tab:
+            if record_name == "encoder.self" and len(analysis.views) == 1:
+                show_encoder_attribution(model_dir, text, layer, head, _pick_tf_head, config)
+            else:
+                st.info("Attribution is measured for encoder-only models here (and for decoder LLMs, which "
+                        "open in the long-context views); this model writes a target of its own.")
     if export_tab.open:
         with export_tab:
             show_export_tab(model_dir, text, record_name, view, layer, head, settings, fmt)

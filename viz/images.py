@@ -195,19 +195,23 @@ def agreement_figure(names, matrix: np.ndarray, title: str, zmin: float = -1.0) 
     return fig
 
 
-def deletion_figure(curves: dict, title: str = "Deletion curves") -> go.Figure:
-    """curves: name -> (fractions, probabilities, auc). Lower area = more faithful map."""
+def deletion_figure(curves: dict, title: str = "Deletion curves",
+                    x_title: str = "fraction of pixels removed (most important first)",
+                    y_title: str = "class probability", x_format: str = ".0%", area_name: str = "AUC") -> go.Figure:
+    """curves: name -> (x, y, area), e.g. fraction of pixels removed and p(class), or
+    tokens removed and the target; a lower area = a more faithful ranking."""
     fig = go.Figure()
     for name, (fractions, probs, auc) in curves.items():
         f, p = np.asarray(fractions, np.float32), np.asarray(probs, np.float32)
         if f.shape != p.shape:
-            raise ValueError(f"{name}: {f.shape} fractions for {p.shape} probabilities")
-        label = f"{escape(name)} (AUC {auc:.3f})"
+            raise ValueError(f"{name}: {f.shape} x values for {p.shape} y values")
+        label = f"{escape(name)} ({escape(area_name)} {auc:.3f})"
         fig.add_trace(go.Scatter(x=f, y=p, mode="lines+markers", name=label,
-                                 hovertemplate=label + "<br>removed %{x:.0%}<br>p = %{y:.3f}<extra></extra>"))
+                                 hovertemplate=label + f"<br>removed %{{x:{x_format}}}<br>"
+                                 f"{escape(y_title)} = %{{y:.3f}}<extra></extra>"))
     fig.update_layout(title=dict(text=escape(title)), height=380, margin=dict(l=10, r=10, t=40, b=10),
-                      xaxis=dict(title="fraction of pixels removed (most important first)", tickformat=".0%"),
-                      yaxis=dict(title="class probability", rangemode="tozero"),
+                      xaxis=dict(title=escape(x_title), tickformat=x_format),
+                      yaxis=dict(title=escape(y_title), rangemode="tozero" if x_format == ".0%" else "normal"),
                       legend=dict(orientation="h", y=-0.25))
     return fig
 

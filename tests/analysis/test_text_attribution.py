@@ -143,3 +143,40 @@ def test_deletion_curves_by_hand(llama):
     by_hand = np.mean([ta.deletion(target, rng.permutation(pos)) for _ in range(4)], axis=0)
     np.testing.assert_allclose(rand, by_hand, atol=1e-12)
     assert rand[0] == pytest.approx(ta.value(target)) and rand[-1] == pytest.approx(full[-1])
+
+
+def test_attention_maps_from_the_capture_equal_the_eager_weights(llama):
+    import copy
+
+    from models.pretrained import llm_capture as lc
+
+    fused = copy.deepcopy(llama).float()
+    fused.set_attn_implementation(lc.ATTN_IMPLEMENTATION)
+    eager = ta.attention_maps(copy.deepcopy(llama).float(), IDS)
+    assert eager.shape == (2, 4, T, T)
+    np.testing.assert_allclose(ta.attention_maps(fused, IDS), eager, atol=1e-5)
+
+
+def test_explain_puts_the_pieces_together(llama):
+    target = ta.decoder_target(llama, IDS, 6, baseline_id=0, special=(1,))
+    maps = ta.attention_maps(llama, target.ids)
+    ex = ta.explain(target, maps, steps=4, n_steps=16, n_random=3, seed=1)
+    assert ex.value == pytest.approx(ta.value(target))
+    assert set(ex.agreement) == set(ta.ATTRIBUTIONS)
+    assert set(ex.deletion) == {"attention (mean of heads)", "rollout", *ta.ATTRIBUTIONS}
+    order = ta.order_of(ex.rankings["rollout"], target.attributable)
+    np.testing.assert_allclose(ex.deletion["rollout"], ta.deletion(target, order, 4))
+    np.testing.assert_allclose(ex.chance, ta.random_deletion(target, 4, 3, 1))
+    assert ex.agreement["blank_out"]["rollout"] == pytest.approx(
+        spearmanr(ex.rankings["rollout"][1:], ex.attributions["blank_out"][1:]).statistic)
+    with pytest.raises(ValueError, match="cover"):
+        ta.explain(target, maps[..., :-1, :-1])
+
+
+def test_special_ids_leave_the_unknown_token_attributable():
+    class Tok:
+        all_special_ids = [0, 1, 2, 3]
+        unk_token_id = 1
+
+    assert ta.special_ids(Tok()) == {0, 2, 3}
+    assert ta.special_ids(object()) == set()

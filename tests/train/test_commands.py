@@ -95,3 +95,17 @@ def test_every_lab_has_a_module_with_main():
 
     for lab, module in LABS.items():
         assert callable(importlib.import_module(module).main), lab
+
+
+def test_text_attribution_command(tmp_path):
+    texts = tmp_path / "texts.txt"
+    texts.write_text("the cat sat on the mat .\na dog ran on the mat .\nthe cat ran .\n", encoding="utf-8")
+    assert main(["text-attribution", "--model", "minilm", "--sentences", "2", "--texts", str(texts),
+                 "--steps", "2", "--ig-steps", "4", "--random-orders", "2", "--out", str(tmp_path)]) == 0
+    card = json.loads((tmp_path / "text-attribution-minilm.json").read_text())
+    assert card["sentences"] == 2
+    grid = card["agreement"]["integrated_gradients"]["raw_per_head_mean"]
+    assert len(grid) == 6 and len(grid[0]) == 12       # MiniLM: 6 layers x 12 heads
+    assert set(card["deletion_area"]) == {"attention (mean of heads)", "rollout", "integrated_gradients",
+                                          "input_x_gradient", "blank_out", "chance (random order)"}
+    assert card["paper"]["abnar_zuidema_2020_spearman_vs_blank_out"] == {"raw_attention": 0.29, "rollout": 0.71}
