@@ -83,10 +83,12 @@ def show_explanation(ex: ta.TextExplanation, tokens, layer: int, head: int, targ
     m[0].metric("f(x)", f"{ex.value:.3f}", help=target_label)
     m[1].metric(f"ρ, layer {layer} head {head}", f"{agree['raw'][layer, head]:+.2f}",
                 help="Spearman's ρ between this head's attention and the attribution; chance 0")
-    m[2].metric("ρ, mean of last layer's heads", f"{agree['mean']:+.2f}")
+    m[2].metric("ρ, heads' mean", f"{agree['mean']:+.2f}", help="the mean of the last layer's heads")
     m[3].metric("ρ, rollout", f"{agree['rollout']:+.2f}")
     st.caption(f"Spearman's ρ over the {int(ex.attributable.sum())} "
-               "attributable tokens (special tokens left out); chance is 0. Integrated gradients' "
+               "attributable tokens; the attention bars show the predicting query's row "
+               "(an encoder: the mean over queries, i.e. attention received). "
+               "Special tokens are left out; chance is 0. Integrated gradients' "
                f"convergence delta: {ex.ig_delta:.1e}.")
 
     def clicked() -> None:
@@ -103,13 +105,13 @@ def show_explanation(ex: ta.TextExplanation, tokens, layer: int, head: int, targ
     left.plotly_chart(token_bar_figure(ex.attributions[method], tokens, METHOD_LABELS[method], "attribution"),
                       config=config, key=f"{key}_attr")
     right.plotly_chart(token_bar_figure(ex.rankings["raw"][layer, head], tokens,
-                                        f"Layer {layer}, head {head}: attention of the predicting query"),
+                                        f"Layer {layer}, head {head}: attention", "weight"),
                        config=config, key=f"{key}_head")
     k = np.arange(len(ex.chance))
     curves = {name: (k, c, ta.deletion_area(c)) for name, c in ex.deletion.items()}
     curves["chance (random order)"] = (k, ex.chance, ta.deletion_area(ex.chance))
     st.plotly_chart(deletion_figure(curves, "Remove the top-k tokens of each ranking", x_title="tokens removed",
-                                    y_title="f", x_format="d", area_name="area"),
+                                    y_title=f"f: {target_label}", x_format="d", area_name="area"),
                     config=config, key=f"{key}_deletion")
     st.caption("Each ranking's top tokens are replaced by the baseline token one at a time; a ranking that "
                "finds what f depends on makes f fall sooner (lower area). Random orders are the chance level.")

@@ -19,7 +19,7 @@ def test_minilm_attribution_tab_draws_agreement_and_deletion():
     assert not at.exception
     assert {f"tf_attr_{c}" for c in CHARTS} <= _chart_keys(at.main)
     labels = [m.label for m in at.metric]
-    assert "ρ, rollout" in labels and "ρ, mean of last layer's heads" in labels
+    assert "ρ, rollout" in labels and "ρ, heads' mean" in labels
     # the metric shows the grid's value for the chosen head
     at.selectbox(key="tf_layer").select(3).run()
     at.selectbox(key="tf_head").select(5).run()
