@@ -23,7 +23,7 @@ Agreement: Spearman's rho between a ranking and an attribution over the attribut
 positions (special tokens and positions after i are left out). Faithfulness: a deletion
 curve, f after replacing the top-k positions of a ranking by ``baseline_id`` for k = 0..K,
 beside the mean curve of random orders (the chance level); a ranking that explains f
-makes it fall faster, so its area (mean of f over k, relative to f(x)) is lower.
+makes it fall faster, so its mean drop f(x) - f_k over k = 1..K is larger.
 """
 
 from __future__ import annotations
@@ -202,14 +202,14 @@ def random_deletion(target: TextTarget, steps: int | None = None, n_orders: int 
     return np.mean([deletion(target, rng.permutation(pos), steps) for _ in range(n_orders)], axis=0)
 
 
-def deletion_area(curve: np.ndarray) -> float:
-    """Mean of f over k relative to f(x) - f(all removed): 0 when f falls to its floor at
-    once, 1 when nothing falls until the end (the curve's normalised area)."""
+def deletion_drop(curve: np.ndarray) -> float:
+    """Mean over k = 1..K of f(x) - f(x without the top k): how far f falls, on average,
+    while a ranking's top tokens are removed (in f's own units; higher = the ranking found
+    what f depends on sooner). Not normalised by the curve's own span, which can be ~0."""
     c = np.asarray(curve, dtype=np.float64)
-    span = c[0] - c[-1]
-    if len(c) < 2 or abs(span) < 1e-12:
+    if len(c) < 2:
         return float("nan")
-    return float(np.mean((c[1:] - c[-1]) / span))
+    return float(np.mean(c[0] - c[1:]))
 
 
 @torch.inference_mode()

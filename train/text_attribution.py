@@ -81,7 +81,7 @@ def _mean_sd(values) -> dict:
 
 
 def summarise(explanations: list[ta.TextExplanation]) -> dict:
-    out: dict = {"agreement": {}, "deletion_area": {}, "deletion_curve_mean": {}}
+    out: dict = {"agreement": {}, "deletion_drop": {}, "deletion_curve_mean": {}}
     for method in ta.ATTRIBUTIONS:
         raw = np.stack([e.agreement[method]["raw"] for e in explanations])          # (N, L, H)
         grid = np.nanmean(raw, axis=0)
@@ -94,9 +94,20 @@ def summarise(explanations: list[ta.TextExplanation]) -> dict:
             "mean_of_heads_last_layer": _mean_sd([e.agreement[method]["mean"] for e in explanations]),
             "rollout": _mean_sd([e.agreement[method]["rollout"] for e in explanations]),
         }
+    from scipy.stats import wilcoxon
+
+    chance = np.array([ta.deletion_drop(e.chance) for e in explanations])
     for name in explanations[0].deletion:
-        out["deletion_area"][name] = _mean_sd([ta.deletion_area(e.deletion[name]) for e in explanations])
-    out["deletion_area"]["chance (random order)"] = _mean_sd([ta.deletion_area(e.chance) for e in explanations])
+        drops = np.array([ta.deletion_drop(e.deletion[name]) for e in explanations])
+        # paired over the same verses: does this ranking make f fall more than random orders?
+        ok = np.isfinite(drops) & np.isfinite(chance)
+        try:
+            p_value = float(f"{wilcoxon(drops[ok], chance[ok], alternative='greater').pvalue:.3g}")
+        except ValueError:  # every difference 0, or too few verses
+            p_value = None
+        out["deletion_drop"][name] = {**_mean_sd(drops), "minus_chance": _mean_sd(drops - chance),
+                                      "wilcoxon_p_greater_than_chance": p_value}
+    out["deletion_drop"]["chance (random order)"] = _mean_sd(chance)
     # curves of different lengths (short verses) are compared on the drop f(x) - f after k
     k = min(len(e.chance) for e in explanations)
     for name in explanations[0].deletion:
@@ -156,8 +167,10 @@ def main(argv=None) -> int:
             "agreement": "Spearman rho over the non-special positions, mean and sd over verses "
                          "(a constant ranking has no rho and is left out; n says how many remain)",
             "deletion": f"f after replacing the top-k tokens by the baseline token, k = 0..{args.steps}; "
-                        "area = mean over k of (f_k - f_K) / (f_0 - f_K), lower = the ranking finds what "
-                        f"f depends on sooner; chance = {args.random_orders} random orders per verse",
+                        "drop = mean over k = 1..K of f_0 - f_k (higher = the ranking finds what f depends on "
+                        f"sooner); chance = the mean curve of {args.random_orders} random orders per verse; "
+                        "minus_chance and a one-sided Wilcoxon signed-rank test pair each verse with its own "
+                        "random orders",
         },
         "paper": {"abnar_zuidema_2020_spearman_vs_blank_out": {"raw_attention": 0.29, "rollout": 0.71},
                   "note": "their setting: BERT on a subject-verb agreement task; ours: the target above"},
@@ -169,6 +182,6 @@ def main(argv=None) -> int:
     write_card(card, path)
     print(json.dumps({m: {k: summary["agreement"][m][k] for k in ("raw_all_heads", "mean_of_heads_last_layer",
                                                                   "rollout")} for m in ta.ATTRIBUTIONS}, indent=1))
-    print(json.dumps(summary["deletion_area"], indent=1))
+    print(json.dumps(summary["deletion_drop"], indent=1))
     print(f"wrote {path} ({elapsed / 60:.1f} min)")
     return 0

@@ -108,13 +108,14 @@ def show_explanation(ex: ta.TextExplanation, tokens, layer: int, head: int, targ
                                         f"Layer {layer}, head {head}: attention", "weight"),
                        config=config, key=f"{key}_head")
     k = np.arange(len(ex.chance))
-    curves = {name: (k, c, ta.deletion_area(c)) for name, c in ex.deletion.items()}
-    curves["chance (random order)"] = (k, ex.chance, ta.deletion_area(ex.chance))
+    curves = {name: (k, c, ta.deletion_drop(c)) for name, c in ex.deletion.items()}
+    curves["chance (random order)"] = (k, ex.chance, ta.deletion_drop(ex.chance))
     st.plotly_chart(deletion_figure(curves, "Remove the top-k tokens of each ranking", x_title="tokens removed",
-                                    y_title=f"f: {target_label}", x_format="d", area_name="area"),
+                                    y_title=f"f: {target_label}", x_format="d", area_name="mean drop"),
                     config=config, key=f"{key}_deletion")
     st.caption("Each ranking's top tokens are replaced by the baseline token one at a time; a ranking that "
-               "finds what f depends on makes f fall sooner (lower area). Random orders are the chance level.")
+               "finds what f depends on makes f fall sooner (a larger mean drop f(x) − f_k over k). Random orders "
+               "are the chance level.")
     table = _card_table(card_name)
     if table is not None:
         card, rows = table

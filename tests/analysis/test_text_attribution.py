@@ -134,9 +134,10 @@ def test_deletion_curves_by_hand(llama):
     np.testing.assert_allclose(curve, expected, atol=1e-12)
     full = ta.deletion(target, order)
     assert len(full) == 8 and full[-1] == pytest.approx(ta.value(target, target.baseline()))
-    assert ta.deletion_area(np.array([1.0, 0.0, 0.0, 0.0])) == 0.0
-    assert ta.deletion_area(np.array([1.0, 1.0, 1.0, 0.0])) == pytest.approx(2 / 3)
-    assert np.isnan(ta.deletion_area(np.array([1.0, 1.0])))
+    assert ta.deletion_drop(np.array([1.0, 0.0, 0.0, 0.0])) == 1.0
+    assert ta.deletion_drop(np.array([1.0, 1.0, 1.0, 0.0])) == pytest.approx(1 / 3)
+    assert ta.deletion_drop(np.array([0.5, 0.7, 0.3])) == pytest.approx(((0.5 - 0.7) + (0.5 - 0.3)) / 2)
+    assert np.isnan(ta.deletion_drop(np.array([1.0])))
     rand = ta.random_deletion(target, n_orders=4, seed=3)
     rng = np.random.default_rng(3)
     pos = np.flatnonzero(target.attributable)

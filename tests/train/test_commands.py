@@ -106,6 +106,6 @@ def test_text_attribution_command(tmp_path):
     assert card["sentences"] == 2
     grid = card["agreement"]["integrated_gradients"]["raw_per_head_mean"]
     assert len(grid) == 6 and len(grid[0]) == 12       # MiniLM: 6 layers x 12 heads
-    assert set(card["deletion_area"]) == {"attention (mean of heads)", "rollout", "integrated_gradients",
+    assert set(card["deletion_drop"]) == {"attention (mean of heads)", "rollout", "integrated_gradients",
                                           "input_x_gradient", "blank_out", "chance (random order)"}
     assert card["paper"]["abnar_zuidema_2020_spearman_vs_blank_out"] == {"raw_attention": 0.29, "rollout": 0.71}
