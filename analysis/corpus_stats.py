@@ -70,6 +70,7 @@ def chance(n_tokens: int, causal: bool, local_window: int = LOCAL_WINDOW) -> dic
 class TextResult:
     n_tokens: int
     n_tokens_total: int
+    causal: bool                          # a decoder's causal mask (chance: uniform causal)
     stats: dict[str, np.ndarray]          # stat -> (layers, heads) float32
     chance: dict[str, float]
     positions: np.ndarray                 # (P,) sampled token positions
@@ -100,7 +101,7 @@ def measure_text(loaded: LoadedTransformer, text: str, max_tokens: int, n_qk: in
     k = np.stack([layer.k[[layer.kv_head(h) for h in range(layer.n_heads)]][:, idx].cpu().numpy()
                   for layer in captured.layers])                                     # (L, H, P, d)
     labels = readable_tokens(tok, [ids[p] for p in positions]) if len(positions) else ()
-    return TextResult(t, n_total, stats, chance(t, causal, local_window), positions, labels,
+    return TextResult(t, n_total, causal, stats, chance(t, causal, local_window), positions, labels,
                       q.astype(np.float16), k.astype(np.float16))
 
 
@@ -171,3 +172,13 @@ def joint_embedding(q: np.ndarray, k: np.ndarray, method: str = "pca", seed: int
     elif method != "pca":
         raise ValueError(f"unknown embedding {method!r}: 'pca' or 'tsne'")
     return xy.astype(np.float32)
+
+
+def text_head_map(loaded: LoadedTransformer, text: str, max_tokens: int, layer: int, head: int):
+    """One head's map on one text, read as the job read it (the same cut): an AttentionMap
+    (query, key) labelled with the tokens."""
+    limit = max(MIN_TOKENS, min(max_tokens, loaded.max_tokens))
+    ids = loaded.tokenizer(text, truncation=True, max_length=limit)["input_ids"]
+    _, captured = lc.capture(loaded.model, torch.tensor(ids), tokens=readable_tokens(loaded.tokenizer, ids),
+                             check_memory=False)
+    return lc.head_map(captured, layer, head)

@@ -55,6 +55,10 @@ EXCLUDES = [".venv", ".git", "data", "results", "cache", "checkpoints", "mutants
 STATE_RUNNING, STATE_DONE, STATE_FAILED, STATE_STOPPED, STATE_NEW = "running", "done", "failed", "stopped", "new"
 
 
+class RayStartError(RuntimeError):
+    """Ray could not start locally or join the cluster; the message says why."""
+
+
 def results_root() -> Path:
     env = os.environ.get(RESULTS_ENV)
     return (Path(env) if env else ROOT / "results") / "corpus"
@@ -135,11 +139,12 @@ def measure_batch(loaded, spec: JobSpec, n_qk: int, ids: list[int], texts: list[
         try:
             r = cs.measure_text(loaded, text, spec.max_tokens, n_qk, spec.seed, spec.local_window)
         except ValueError as exc:
-            rows.append({"text_id": text_id, "n_tokens": 0, "n_tokens_total": 0, "skipped": f"too short: {exc}",
+            rows.append({"text_id": text_id, "n_tokens": 0, "n_tokens_total": 0, "causal": False,
+                         "skipped": f"too short: {exc}",
                          **{f"chance_{k}": np.nan for k in cs.STATISTICS}})
             continue
         rows.append({"text_id": text_id, "n_tokens": r.n_tokens, "n_tokens_total": r.n_tokens_total,
-                     "skipped": "", **{f"chance_{k}": v for k, v in r.chance.items()}})
+                     "causal": r.causal, "skipped": "", **{f"chance_{k}": v for k, v in r.chance.items()}})
         stats.append(pd.DataFrame({"text_id": text_id, "layer": layers.ravel(), "head": heads.ravel(),
                                    **{k: r.stats[k].ravel() for k in cs.STATISTICS}}))
         p = len(r.positions)
@@ -276,7 +281,12 @@ def run_job(folder: Path, address: str | None = None, workers: int | None = None
     write_status(folder, STATE_RUNNING)
     started = False
     try:
-        started = connect(address, num_cpus)
+        try:
+            started = connect(address, num_cpus)
+        except Exception as exc:  # ray raises many types: ConnectionError, RuntimeError, ValueError…
+            where = f"the cluster at {address or os.environ.get('RAY_ADDRESS')}" \
+                if address or os.environ.get("RAY_ADDRESS") else "a local instance"
+            raise RayStartError(f"Ray could not start {where}: {type(exc).__name__}: {exc}") from exc
         resources = ray.cluster_resources()
         per = gpus_per_actor if gpus_per_actor else cpus_per_actor
         have = resources.get("GPU" if gpus_per_actor else "CPU", 1.0)
@@ -314,6 +324,8 @@ def run_job(folder: Path, address: str | None = None, workers: int | None = None
 
 
 def _reason(exc: BaseException) -> str:
+    if isinstance(exc, RayStartError):
+        return str(exc)[:2000]
     text = str(exc).strip().splitlines()
     cause = getattr(exc, "cause", None)           # a RayTaskError wraps the actor's own error
     if cause is not None and str(cause).strip():

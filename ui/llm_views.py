@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from models.pretrained import llm_capture as lc
-from ui.clicks import point_pair, selected_points
+from ui.clicks import pair_from
 from ui.export import figure_config
 from analysis.head_roles import ROLES, chance
 from ui.llm import (LOCAL_WINDOW, MAX_NEW_TOKENS, PROBE_SEEDS, TILE, LLMRun, load_lm_or_explain,
@@ -60,24 +60,11 @@ def run_or_stop(path: str, text: str, chat: bool, n_new: int) -> LLMRun:
     return run
 
 
-def _pick_head(layer: int, head: int) -> None:
-    st.session_state["llm_layer"], st.session_state["llm_head"] = int(layer), int(head)
-
-
-def _tile_from_click() -> None:
-    points = [p for p in selected_points(st.session_state.get("llm_overview")) if p.get("curve_number") == 1]
-    pair = point_pair(points[0]) if points else None
-    if pair is not None:
-        st.session_state["llm_tile_row"], st.session_state["llm_tile_col"] = int(pair[0]), int(pair[1])
+_tile_from_click = pair_from("llm_overview", ("llm_tile_row", "llm_tile_col"))
 
 
 def _head_from(chart_key: str):
-    def callback() -> None:
-        points = [p for p in selected_points(st.session_state.get(chart_key)) if p.get("curve_number") == 1]
-        pair = point_pair(points[0]) if points else None
-        if pair is not None:
-            _pick_head(*pair)
-    return callback
+    return pair_from(chart_key, ("llm_layer", "llm_head"))
 
 
 def show_overview_tab(key: tuple, run: LLMRun, layer: int, head: int, config: dict) -> None:
