@@ -20,7 +20,7 @@ so a job that was stopped (killed, Ctrl-C, a lost node) resumes where it stopped
 same command again and only unfinished batches are computed.
 
 Where it runs: a local Ray instance started on demand (num_cpus from the machine, no
-dashboard, on the loopback address only), or an existing cluster when ``--address`` or
+dashboard, every port on 127.0.0.1), or an existing cluster when ``--address`` or
 ``RAY_ADDRESS`` names one. Only the address and the resources per actor
 (``--cpus-per-actor``, ``--gpus-per-actor``) change; the model path must exist on every
 node (a shared filesystem), and this project's code travels as Ray's working_dir.
@@ -271,8 +271,6 @@ def run_job(folder: Path, address: str | None = None, workers: int | None = None
     """Compute every unfinished batch of the prepared job in ``folder`` on Ray.
     ``max_batches`` stops after that many (a stop, for tests); ``progress(done, total)`` after
     each batch. Returns {"computed": batches computed now, "done", "total", "seconds"}."""
-    import ray
-
     folder = Path(folder)
     meta, spec = read_job(folder), spec_of(folder)
     finished = finished_batches(folder)
@@ -287,6 +285,8 @@ def run_job(folder: Path, address: str | None = None, workers: int | None = None
             where = f"the cluster at {address or os.environ.get('RAY_ADDRESS')}" \
                 if address or os.environ.get("RAY_ADDRESS") else "a local instance"
             raise RayStartError(f"Ray could not start {where}: {type(exc).__name__}: {exc}") from exc
+        import ray  # after connect(): a local start sets how ray picks its address before the import
+
         resources = ray.cluster_resources()
         per = gpus_per_actor if gpus_per_actor else cpus_per_actor
         have = resources.get("GPU" if gpus_per_actor else "CPU", 1.0)
@@ -320,6 +320,8 @@ def run_job(folder: Path, address: str | None = None, workers: int | None = None
         raise
     finally:
         if started:
+            import ray
+
             ray.shutdown()
 
 

@@ -89,3 +89,26 @@ def test_bad_uploads_end_in_messages(page):
     assert not at.exception and not at.error
     assert any("1 blank" in c.value for c in at.caption)
     assert at.number_input(key="corpus_n").value == 2
+
+
+def test_a_failed_job_says_why_and_a_second_run_asks_first(page, tmp_path):
+    import os
+
+    from corpora.texts import bundled_verses, sample
+    from jobs import corpus as jc
+
+    at = page
+    at.number_input(key="corpus_n").set_value(3).run()
+    spec = jc.JobSpec(str(at.session_state["tf_model_dir"]).strip(), 128)
+    folder = jc.prepare(spec, sample(bundled_verses(), 3, seed=0))
+    jc.write_status(folder, jc.STATE_FAILED, error="Ray could not start a local instance: OSError: no space")
+    at.run()
+    assert any("Ray could not start a local instance: OSError: no space" in e.value for e in at.error)
+    # another job "runs" (this process stands in for its driver): Run asks before starting this one
+    other = jc.prepare(spec, sample(bundled_verses(), 2, seed=0))
+    jc.write_status(other, jc.STATE_RUNNING, pid=os.getpid())
+    at.button(key="corpus_run").click().run()
+    assert not at.exception
+    assert any("1 job(s) are running already" in w.value for w in at.warning)
+    at.button(key="corpus_confirm_no").click().run()
+    assert not at.warning and jc.job_state(folder)["state"] == "failed"

@@ -36,6 +36,7 @@ def test_ray_gives_the_statistics_of_each_text_measured_directly(ray_one_cpu, be
     folder = jc.prepare(spec, _texts(), tmp_path)
     result = jc.run_job(folder, workers=1)
     assert result["computed"] == result["total"] == 3 and jc.job_state(folder)["state"] == "done"
+    assert ray_one_cpu.util.get_node_ip_address() == "127.0.0.1"  # the local instance stays on loopback
     texts, stats = jc.load_results(folder)
     assert list(texts["text_id"]) == list(range(len(TEXTS))) and set(texts["skipped"]) == {""}
     loaded = cs.load_model(str(bert))
@@ -74,3 +75,16 @@ def test_cli_reads_a_file_and_says_what_is_wrong(tmp_path, capsys, bert):
     assert "no column 'text'" in capsys.readouterr().err
     assert jc.main(["--model", str(tmp_path / "missing"), "--data", "web", "--out", str(tmp_path)]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_when_ray_cannot_start_the_job_says_why(bert, tmp_path, monkeypatch):
+    def refuse(*_, **__):
+        raise ConnectionError("nothing listens at 10.0.0.1:6379")
+    monkeypatch.setattr(jc, "connect", refuse)
+    folder = jc.prepare(jc.JobSpec(str(bert)), _texts(2), tmp_path)
+    with pytest.raises(jc.RayStartError):
+        jc.run_job(folder, address="10.0.0.1:6379")
+    state = jc.job_state(folder)
+    assert state["state"] == "failed"
+    assert state["error"] == ("Ray could not start the cluster at 10.0.0.1:6379: ConnectionError: "
+                              "nothing listens at 10.0.0.1:6379")
