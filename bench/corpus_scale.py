@@ -67,7 +67,7 @@ def main() -> None:
     try:
         load, loop = plain_loop(spec, texts)
         n = len(texts.texts)
-        print(f"{n} WEB verses, {Path(spec.model).name}, up to {args.max_tokens} tokens, batches of {args.batch_size}")
+        print(f"{n} WEB verses, {"/".join(Path(spec.model).parts[-2:])}, up to {args.max_tokens} tokens, batches of {args.batch_size}")
         print(f"plain loop (1 thread):   load {load:5.1f} s, compute {loop:6.1f} s -> {n / loop:6.1f} texts/s")
         runs = {w: ray_run(spec, texts, w, root) for w in (1, 2)}
         for w, r in runs.items():

@@ -356,9 +356,15 @@ def stop(folder: Path) -> bool:
     try:
         status = json.loads((folder / "status.json").read_text(encoding="utf-8"))
         pid = int(status["pid"])
-        os.killpg(pid, signal.SIGTERM)
     except (OSError, ValueError, KeyError, TypeError):
         return False
+    try:
+        os.killpg(pid, signal.SIGTERM)       # launched here: its own process group
+    except OSError:
+        try:
+            os.kill(pid, signal.SIGTERM)     # started from a shell: the driver alone
+        except OSError:
+            return False
     write_status(folder, STATE_STOPPED, pid=pid)
     return True
 

@@ -47,13 +47,15 @@ def dataset_input() -> TextSet | None:
     except TextsError as exc:
         st.error(str(exc))
         return None
-    if texts.n_skipped:
-        st.caption("Skipped lines: " + ", ".join(f"{n:,} {why}" for why, n in texts.skipped.items()))
+    if texts.n_skipped:  # plain text: the reasons may quote a typed column name
+        st.text("Skipped lines: " + ", ".join(f"{n:,} {why}" for why, n in texts.skipped.items()))
     return texts
 
 
 def job_settings(model_dir: str, texts: TextSet) -> tuple[jc.JobSpec, TextSet]:
     """Sample size and maximum length; the job's spec and its texts."""
+    if st.session_state.get("corpus_n", 0) > len(texts.texts):   # a smaller file than before
+        st.session_state["corpus_n"] = len(texts.texts)
     a, b = st.columns(2)
     n = a.number_input("Texts (a seeded sample)", 1, len(texts.texts), min(2000, len(texts.texts)), key="corpus_n")
     max_tokens = b.number_input("Tokens per text at most", 4, 8192, 128, step=32, key="corpus_max_tokens",

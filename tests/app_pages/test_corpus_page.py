@@ -87,7 +87,7 @@ def test_bad_uploads_end_in_messages(page):
     at.get("file_uploader")[0].set_value(("mine.txt", b"<b>bold</b> cat\n\nthe mat\n", "text/plain"))
     at.run()
     assert not at.exception and not at.error
-    assert any("1 blank" in c.value for c in at.caption)
+    assert any("1 blank" in t.value for t in at.text)
     assert at.number_input(key="corpus_n").value == 2
 
 

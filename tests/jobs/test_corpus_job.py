@@ -88,3 +88,16 @@ def test_when_ray_cannot_start_the_job_says_why(bert, tmp_path, monkeypatch):
     assert state["state"] == "failed"
     assert state["error"] == ("Ray could not start the cluster at 10.0.0.1:6379: ConnectionError: "
                               "nothing listens at 10.0.0.1:6379")
+
+
+def test_stop_ends_a_launched_job_and_it_reads_as_stopped(bert, tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    folder = jc.prepare(jc.JobSpec(str(bert)), _texts(2), tmp_path)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    jc.write_status(folder, jc.STATE_RUNNING, pid=sleeper.pid)
+    assert jc.job_state(folder)["state"] == "running"
+    assert jc.stop(folder)
+    assert sleeper.wait(timeout=30) != 0
+    assert jc.job_state(folder)["state"] == "stopped"
