@@ -105,13 +105,23 @@ def measure_text(loaded: LoadedTransformer, text: str, max_tokens: int, n_qk: in
                       q.astype(np.float16), k.astype(np.float16))
 
 
-def qk_positions_per_text(loaded: LoadedTransformer, n_texts: int, budget_bytes: int = 64 * 2**20) -> int:
-    """How many positions per text to keep for the embedding view so that the corpus's
-    queries and keys (float16, every layer and head) stay within ``budget_bytes``."""
+MAX_QK_PER_TEXT = 16
+
+
+def qk_rate(loaded: LoadedTransformer, n_texts: int, budget_bytes: int = 64 * 2**20) -> float:
+    """Positions per text (on average, at most MAX_QK_PER_TEXT) to keep for the embedding
+    view so that the corpus's queries and keys (float16, every layer and head) stay within
+    ``budget_bytes``; below 1 only every (1 / rate)-th text gives one."""
     cfg = loaded.model.config.get_text_config()
     d = getattr(cfg, "head_dim", None) or cfg.hidden_size // loaded.n_heads
     per_token = loaded.n_layers * loaded.n_heads * 2 * d * 2
-    return int(max(1, min(16, budget_bytes // max(1, per_token * n_texts))))
+    return min(float(MAX_QK_PER_TEXT), budget_bytes / max(1, per_token * n_texts))
+
+
+def qk_positions(rate: float, text_id: int) -> int:
+    """Text ``text_id``'s share of the sample: floor((i + 1) r) - floor(i r), so any run of
+    texts gets its rate's worth, spread evenly."""
+    return int(math.floor((text_id + 1) * rate) - math.floor(text_id * rate))
 
 
 def summarise(values: np.ndarray) -> tuple[float, float, float]:

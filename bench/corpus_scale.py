@@ -32,11 +32,11 @@ def plain_loop(spec: jc.JobSpec, texts) -> tuple[float, float]:
     torch.set_num_threads(1)  # as one Ray actor with one CPU
     t0 = time.perf_counter()
     loaded = cs.load_model(spec.model)
-    n_qk = cs.qk_positions_per_text(loaded, len(texts.texts))
+    rate = cs.qk_rate(loaded, len(texts.texts))
     t1 = time.perf_counter()
     for b in range(0, len(texts.texts), spec.batch_size):
         ids = list(range(b, min(b + spec.batch_size, len(texts.texts))))
-        jc.measure_batch(loaded, spec, n_qk, ids, [texts.texts[i] for i in ids])
+        jc.measure_batch(loaded, spec, rate, ids, [texts.texts[i] for i in ids])
     return t1 - t0, time.perf_counter() - t1
 
 
@@ -67,7 +67,7 @@ def main() -> None:
     try:
         load, loop = plain_loop(spec, texts)
         n = len(texts.texts)
-        print(f"{n} WEB verses, {"/".join(Path(spec.model).parts[-2:])}, up to {args.max_tokens} tokens, batches of {args.batch_size}")
+        print(f"{n} WEB verses, {'/'.join(Path(spec.model).parts[-2:])}, up to {args.max_tokens} tokens, batches of {args.batch_size}")
         print(f"plain loop (1 thread):   load {load:5.1f} s, compute {loop:6.1f} s -> {n / loop:6.1f} texts/s")
         runs = {w: ray_run(spec, texts, w, root) for w in (1, 2)}
         for w, r in runs.items():

@@ -129,15 +129,17 @@ def finished_batches(folder: Path) -> set[int]:
 # --------------------------------------------------------------------------- one batch
 
 
-def measure_batch(loaded, spec: JobSpec, n_qk: int, ids: list[int], texts: list[str]) -> dict[str, pa.Table]:
-    """Statistics of a batch of texts: {"texts", "stats", "qk"} tables. A text that cannot be
-    measured (fewer than 2 tokens) is a row with its reason in "skipped"."""
+def measure_batch(loaded, spec: JobSpec, qk_rate: float, ids: list[int], texts: list[str]) -> dict[str, pa.Table]:
+    """Statistics of a batch of texts: {"texts", "stats", "qk"} tables, with ``qk_rate``
+    query/key positions per text on average. A text that cannot be measured (fewer than 2
+    tokens) is a row with its reason in "skipped"."""
     rows, stats, qk = [], [], []
     n_layers, n_heads = loaded.n_layers, loaded.n_heads
     layers, heads = np.meshgrid(np.arange(n_layers), np.arange(n_heads), indexing="ij")
     for text_id, text in zip(ids, texts):
         try:
-            r = cs.measure_text(loaded, text, spec.max_tokens, n_qk, spec.seed, spec.local_window)
+            r = cs.measure_text(loaded, text, spec.max_tokens, cs.qk_positions(qk_rate, text_id), spec.seed,
+                                spec.local_window)
         except ValueError as exc:
             rows.append({"text_id": text_id, "n_tokens": 0, "n_tokens_total": 0, "causal": False,
                          "skipped": f"too short: {exc}",
@@ -187,10 +189,10 @@ class CorpusWorker:
         torch.set_num_threads(max(1, threads))
         self.spec = spec
         self.loaded = cs.load_model(spec.model)
-        self.n_qk = cs.qk_positions_per_text(self.loaded, n_texts)
+        self.qk_rate = cs.qk_rate(self.loaded, n_texts)
 
     def measure(self, b: int, ids: list[int], texts: list[str]) -> tuple[int, dict[str, pa.Table]]:
-        return b, measure_batch(self.loaded, self.spec, self.n_qk, ids, texts)
+        return b, measure_batch(self.loaded, self.spec, self.qk_rate, ids, texts)
 
 
 def _batches(folder: Path, spec: JobSpec):

@@ -76,3 +76,10 @@ def test_joint_embedding_centres_and_scales_keys():
     assert cs.joint_embedding(q, k, "tsne").shape == (50, 2)
     with pytest.raises(ValueError):
         cs.joint_embedding(q[:1], k[:1])
+
+
+def test_the_query_key_sample_keeps_its_budget_at_any_corpus_size():
+    for rate in (0.25, 1.0, 2.5, 16.0):
+        counts = [cs.qk_positions(rate, i) for i in range(1000)]
+        assert sum(counts) == int(1000 * rate) and max(counts) - min(counts) <= 1
+    assert [cs.qk_positions(0.25, i) for i in range(8)] == [0, 0, 0, 1, 0, 0, 0, 1]
