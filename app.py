@@ -35,6 +35,10 @@ PAGES = [
      "beam), each word's attention over the image, a word slider with the items' boxes, and the "
      "variant without the doubly stochastic term side by side with BLEU-4, exact match and "
      "attention correctness."),
+    ("app_pages/corpus.py", "Corpus lab", ":material/dataset:",
+     "Every head of a model measured over a whole data set (bundled Bible verses or your file) as a Ray job, "
+     "local or on a cluster: per-head means with 95% intervals beside chance, each head's distribution and "
+     "its most and least typical texts, a joint embedding of its queries and keys, Parquet downloads."),
 ]
 
 

@@ -373,6 +373,7 @@ def build(out: Path = DATA, vocab: int = 4000, sword_dir: Path = SWORD_DIR) -> d
             pad_id=0, unk_id=1, bos_id=2, eos_id=3, num_threads=2, minloglevel=2,
         )
     write_sample(out)
+    write_verses(out)
     eflomal = None
     if importlib.util.find_spec("eflomal") is not None:
         from corpora.word_align import write_eflomal_reference
@@ -385,6 +386,7 @@ def build(out: Path = DATA, vocab: int = 4000, sword_dir: Path = SWORD_DIR) -> d
 
 
 SAMPLE = ROOT / "assets" / "translation-test-verses.jsonl"
+VERSES = ROOT / "assets" / "web-verses.tsv"
 CLEAN_NAME = "test.align.clean.jsonl"
 
 
@@ -428,6 +430,16 @@ def write_sample(data: Path = DATA, out: Path = SAMPLE, n: int = 150, max_words:
     return len(picked)
 
 
+def write_verses(data: Path = DATA, out: Path = VERSES, n: int = 3000) -> int:
+    """English verses of the World English Bible (public domain) for the Corpus page, shipped
+    in assets/ (data/ is git-ignored): ``n`` training verses evenly spaced through the Bible,
+    already cleaned; one "ref<TAB>text" line each."""
+    rows = [line.split("\t") for line in (data / "train.tsv").read_text(encoding="utf-8").splitlines()]
+    picked = [rows[int(k * len(rows) / n)] for k in range(min(n, len(rows)))]
+    out.write_text("".join(f"{r[2]}\t{r[0]}\n" for r in picked), encoding="utf-8")
+    return len(picked)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m corpora.bible")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -436,6 +448,7 @@ def main(argv=None) -> None:
     b.add_argument("--vocab", type=int, default=4000)
     b.add_argument("--sword-dir", type=Path, default=SWORD_DIR)
     sub.add_parser("sample", help=f"write {SAMPLE.name} (test verses for the page) from data/")
+    sub.add_parser("verses", help=f"write {VERSES.name} (English verses for the Corpus page) from data/")
     c = sub.add_parser("clean", help=f"write {CLEAN_NAME} (the cleaned Strong's links) for an existing build")
     c.add_argument("--data", type=Path, default=DATA)
     c.add_argument("--sword-dir", type=Path, default=SWORD_DIR)
@@ -455,6 +468,8 @@ def main(argv=None) -> None:
         print(f"wrote {args.out}")
     elif args.cmd == "sample":
         print(f"wrote {write_sample()} test verses to {SAMPLE}")
+    elif args.cmd == "verses":
+        print(f"wrote {write_verses()} verses to {VERSES}")
     elif args.cmd == "clean":
         print(json.dumps(clean_existing(args.data, args.sword_dir)))
         print(f"wrote {args.data / CLEAN_NAME}")

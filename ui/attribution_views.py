@@ -16,7 +16,7 @@ import torch
 
 from analysis import text_attribution as ta
 from models.cards import load_cards
-from ui.clicks import point_pair, selected_points
+from ui.clicks import pair_from
 from ui.widgets import computed_or_stop
 from viz.attention import token_bar_figure
 from viz.images import deletion_figure
@@ -73,7 +73,7 @@ def _card_table(card_name: str):
 
 
 def show_explanation(ex: ta.TextExplanation, tokens, layer: int, head: int, target_label: str,
-                     key: str, pick, card_name: str, config: dict) -> None:
+                     key: str, head_keys: tuple[str, str], card_name: str, config: dict) -> None:
     """The agreement grid (click a head), the chosen head against the attribution per
     token, and the deletion curves beside random orders."""
     method = st.segmented_control("Attribution", list(METHOD_LABELS), format_func=METHOD_LABELS.get,
@@ -91,16 +91,11 @@ def show_explanation(ex: ta.TextExplanation, tokens, layer: int, head: int, targ
                "Special tokens are left out; chance is 0. Integrated gradients' "
                f"convergence delta: {ex.ig_delta:.1e}.")
 
-    def clicked() -> None:
-        points = [p for p in selected_points(st.session_state.get(f"{key}_grid")) if p.get("curve_number") == 1]
-        pair = point_pair(points[0]) if points else None
-        if pair is not None:
-            pick(*pair)
-
     st.plotly_chart(layer_head_grid(np.nan_to_num(agree["raw"]), f"Spearman ρ of each head with "
                                     f"{METHOD_LABELS[method].lower()} (chance 0; click a head)", "ρ",
                                     selected=(layer, head)),
-                    config=config, key=f"{key}_grid", on_select=clicked, selection_mode="points")
+                    config=config, key=f"{key}_grid", on_select=pair_from(f"{key}_grid", head_keys),
+                    selection_mode="points")
     left, right = st.columns(2)
     left.plotly_chart(token_bar_figure(ex.attributions[method], tokens, METHOD_LABELS[method], "attribution"),
                       config=config, key=f"{key}_attr")
@@ -125,7 +120,7 @@ def show_explanation(ex: ta.TextExplanation, tokens, layer: int, head: int, targ
         st.dataframe(rows, hide_index=True)
 
 
-def show_decoder_attribution(path: str, ids: tuple[int, ...], tokens, layer: int, head: int, pick,
+def show_decoder_attribution(path: str, ids: tuple[int, ...], tokens, layer: int, head: int,
                              config: dict) -> None:
     n = len(ids)
     if n < 2:
@@ -143,11 +138,11 @@ def show_decoder_attribution(path: str, ids: tuple[int, ...], tokens, layer: int
     ex = computed_or_stop("Integrated gradients, input × gradient and blank-out over the context…",
                           lambda: decoder_explanation(path, tuple(ids), int(position)),
                           "The attribution could not be computed")
-    show_explanation(ex, tokens[:position + 1], layer, head, target_label, "llm_attr", pick,
+    show_explanation(ex, tokens[:position + 1], layer, head, target_label, "llm_attr", ("llm_layer", "llm_head"),
                      "text-attribution-smollm2", config)
 
 
-def show_encoder_attribution(model_dir: str, text: str, layer: int, head: int, pick, config: dict) -> None:
+def show_encoder_attribution(model_dir: str, text: str, layer: int, head: int, config: dict) -> None:
     other = st.text_input("Second sentence (f = cosine of the two mean embeddings)",
                           "God made the sky and the land.", key="tf_attr_other", max_chars=2000)
     if not other.strip():
@@ -158,5 +153,5 @@ def show_encoder_attribution(model_dir: str, text: str, layer: int, head: int, p
                                            "The attribution could not be computed")
     if n_total > len(tokens):
         st.info(f"Attribution reads the first {len(tokens)} of the text's {n_total:,} tokens.")
-    show_explanation(ex, tokens, layer, head, "cosine similarity of the mean embeddings", "tf_attr", pick,
+    show_explanation(ex, tokens, layer, head, "cosine similarity of the mean embeddings", "tf_attr", ("tf_layer", "tf_head"),
                      "text-attribution-minilm", config)

@@ -32,3 +32,16 @@ def point_pair(point) -> tuple[float, float] | None:
         return float(custom[0]), float(custom[1])
     except (TypeError, ValueError, IndexError, KeyError):
         return None
+
+
+def pair_from(chart_key: str, keys: tuple[str, str], curve: int = 1):
+    """An on_select callback: the first two customdata values of the point clicked on trace
+    ``curve`` of the chart ``chart_key`` become the session values ``keys`` (as ints)."""
+    import streamlit as st
+
+    def callback() -> None:
+        points = [p for p in selected_points(st.session_state.get(chart_key)) if p.get("curve_number") == curve]
+        pair = point_pair(points[0]) if points else None
+        if pair is not None:
+            st.session_state[keys[0]], st.session_state[keys[1]] = int(pair[0]), int(pair[1])
+    return callback

@@ -9,7 +9,7 @@ import streamlit as st
 
 from models.pretrained import llm_capture as lc
 from ui.attribution_views import show_decoder_attribution
-from ui.clicks import point_pair, selected_points
+from ui.clicks import pair_from
 from ui.export import figure_config
 from analysis.head_roles import ROLES, chance
 from ui.llm import (LOCAL_WINDOW, MAX_NEW_TOKENS, PROBE_SEEDS, TILE, LLMRun, load_lm_or_explain,
@@ -61,24 +61,11 @@ def run_or_stop(path: str, text: str, chat: bool, n_new: int) -> LLMRun:
     return run
 
 
-def _pick_head(layer: int, head: int) -> None:
-    st.session_state["llm_layer"], st.session_state["llm_head"] = int(layer), int(head)
-
-
-def _tile_from_click() -> None:
-    points = [p for p in selected_points(st.session_state.get("llm_overview")) if p.get("curve_number") == 1]
-    pair = point_pair(points[0]) if points else None
-    if pair is not None:
-        st.session_state["llm_tile_row"], st.session_state["llm_tile_col"] = int(pair[0]), int(pair[1])
+_tile_from_click = pair_from("llm_overview", ("llm_tile_row", "llm_tile_col"))
 
 
 def _head_from(chart_key: str):
-    def callback() -> None:
-        points = [p for p in selected_points(st.session_state.get(chart_key)) if p.get("curve_number") == 1]
-        pair = point_pair(points[0]) if points else None
-        if pair is not None:
-            _pick_head(*pair)
-    return callback
+    return pair_from(chart_key, ("llm_layer", "llm_head"))
 
 
 def show_overview_tab(key: tuple, run: LLMRun, layer: int, head: int, config: dict) -> None:
@@ -212,7 +199,7 @@ def llm_explore(path: str, text: str, chat: bool, n_new: int, run: LLMRun) -> No
              lambda: show_received_tab(key, run, layer, config), lambda: show_grid_tab(key, run, layer, head, config),
              lambda: show_roles_tab(key, run, layer, head, config),
              lambda: show_model_view_tab(key, run, layer, head, config),
-             lambda: show_decoder_attribution(path, run.ids, run.tokens, layer, head, _pick_head, config))
+             lambda: show_decoder_attribution(path, run.ids, run.tokens, layer, head, config))
     for tab, view in zip(st.tabs(TABS, key="llm_tab", on_change="rerun"), views):
         if tab.open:  # only the open tab computes anything
             with tab:

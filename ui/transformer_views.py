@@ -56,10 +56,6 @@ def pick_record(analysis: TextAnalysis) -> str:
                     format_func=lambda n: RECORD_TITLES.get(n, n))
 
 
-def _pick_tf_head(layer: int, head: int) -> None:
-    st.session_state["tf_layer"], st.session_state["tf_head"] = int(layer), int(head)
-
-
 def _select_head(analysis: TextAnalysis, record_name: str, index: int) -> None:
     """Layer and head from a row-major (layer, head) index."""
     n_heads = analysis.views[record_name].weights.shape[1]
@@ -218,7 +214,7 @@ def explore(model_dir: str, model_type: str, text: str, analysis: TextAnalysis, 
     if attribution_tab.open:
         with attribution_tab:
             if record_name == "encoder.self" and len(analysis.views) == 1:
-                show_encoder_attribution(model_dir, text, layer, head, _pick_tf_head, config)
+                show_encoder_attribution(model_dir, text, layer, head, config)
             else:
                 st.info("Attribution is measured for encoder-only models here (and for decoder LLMs, which "
                         "open in the long-context views); this model writes a target of its own.")

@@ -85,9 +85,11 @@ def shaded_tokens_html(tokens, weights: np.ndarray, query: int, top: int = 5, sk
 
 
 def layer_head_grid(values: np.ndarray, title: str, value_name: str, selected: tuple[int, int] | None = None,
-                    chance: float | None = None) -> go.Figure:
+                    chance: float | None = None, interval: tuple[np.ndarray, np.ndarray] | None = None,
+                    chance_name: str = "uniform causal attention") -> go.Figure:
     """A (layers, heads) statistic as a heatmap with a clickable point per head
-    (customdata: layer, head); the selected head outlined; chance level in the title."""
+    (customdata: layer, head); the selected head outlined; chance level in the title;
+    ``interval`` (low, high), each (layers, heads), shown on hover (a 95% interval)."""
     v = np.asarray(values, dtype=np.float32)
     if v.ndim != 2:
         raise ValueError(f"layer_head_grid needs (layer, head), got shape {v.shape}")
@@ -95,14 +97,17 @@ def layer_head_grid(values: np.ndarray, title: str, value_name: str, selected: t
     fig = go.Figure(go.Heatmap(z=v, colorscale=COLORSCALE, colorbar=dict(title=escape(value_name), thickness=12),
                                hoverinfo="skip"))
     layers, heads = np.meshgrid(np.arange(n_layers), np.arange(n_heads), indexing="ij")
-    custom = np.stack([layers.ravel(), heads.ravel(), v.ravel()], axis=1)
-    fig.add_trace(clickable_cells(heads.ravel(), layers.ravel(), custom, 14,
-                                  "layer %{customdata[0]}, head %{customdata[1]}<br>" + escape(value_name) +
-                                  " %{customdata[2]:.3f}<br>click to inspect<extra></extra>"))
+    columns = [layers.ravel(), heads.ravel(), v.ravel()]
+    hover = "layer %{customdata[0]}, head %{customdata[1]}<br>" + escape(value_name) + " %{customdata[2]:.3f}"
+    if interval is not None:
+        columns += [np.asarray(interval[0], dtype=np.float32).ravel(), np.asarray(interval[1], dtype=np.float32).ravel()]
+        hover += " (95%: %{customdata[3]:.3f} to %{customdata[4]:.3f})"
+    fig.add_trace(clickable_cells(heads.ravel(), layers.ravel(), np.stack(columns, axis=1), 14,
+                                  hover + "<br>click to inspect<extra></extra>"))
     if selected is not None:
         fig.add_shape(type="rect", x0=selected[1] - 0.5, x1=selected[1] + 0.5, y0=selected[0] - 0.5,
                       y1=selected[0] + 0.5, line=dict(color="#e4002b", width=2))
-    full = title + (f" (uniform causal attention: {chance:.3f})" if chance is not None else "")
+    full = title + (f" ({chance_name}: {chance:.3f})" if chance is not None else "")
     fig.update_layout(title=dict(text=escape(full)), height=90 + 16 * n_layers,
                       margin=dict(l=10, r=10, t=40, b=10),
                       xaxis=dict(title="head", dtick=1), yaxis=dict(title="layer", autorange="reversed"))

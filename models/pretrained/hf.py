@@ -133,8 +133,10 @@ def _max_positions(config, tokenizer) -> int:
     return int(limit)
 
 
-def load_transformer(path: str | os.PathLike, device: torch.device | None = None) -> LoadedTransformer:
-    """Load model and tokenizer from a local directory, eager attention, eval mode."""
+def load_transformer(path: str | os.PathLike, device: torch.device | None = None,
+                     attn_implementation: str = "eager") -> LoadedTransformer:
+    """Load model and tokenizer from a local directory, eager attention (or the one
+    named, e.g. llm_capture's for the q/k capture), eval mode."""
     from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, AutoTokenizer
 
     p = check_model_dir(path)
@@ -154,7 +156,7 @@ def load_transformer(path: str | os.PathLike, device: torch.device | None = None
     model = None
     for loader in loaders:
         try:
-            model = loader.from_pretrained(p, local_files_only=True, attn_implementation="eager")
+            model = loader.from_pretrained(p, local_files_only=True, attn_implementation=attn_implementation)
             break
         except Exception as exc:  # try the next head class, then report all
             errors.append(f"{loader.__name__}: {exc}")

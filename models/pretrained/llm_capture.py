@@ -317,14 +317,16 @@ def _gib(n: float) -> str:
 def capture(model, input_ids, *, tokens=None, logits_to_keep: int = 0,
             store_dtype: torch.dtype | None = torch.float32, store_device=None,
             check_memory: bool = True) -> tuple[torch.Tensor, Captured]:
-    """One fused forward of a causal LM over one sequence, recording every layer's q and k.
+    """One fused forward over one sequence, recording every layer's q and k: a causal LM,
+    or an encoder (BERT…; loaded with ``attn_implementation=ATTN_IMPLEMENTATION``), which
+    has no logits.
 
     input_ids      (T,) or (1, T) token ids
     tokens         optional token strings (labels of the maps), T of them
     logits_to_keep 0: logits for every position (T, vocab); n: the last n positions
     store_dtype    dtype of the captured q, k (float32 default; None keeps the model's)
     store_device   where q, k are kept (default: the model's device)
-    -> logits (T', vocab), Captured
+    -> logits (T', vocab) (None for a model without an output head), Captured
     """
     ids = torch.as_tensor(input_ids)
     if ids.ndim == 1:
@@ -356,7 +358,9 @@ def capture(model, input_ids, *, tokens=None, logits_to_keep: int = 0,
     recorder = _Recorder(store_dtype, torch.device(store_device) if store_device else None)
     token = _RECORDER.set(recorder)
     try:
-        out = model(input_ids=ids.to(device), use_cache=False, logits_to_keep=logits_to_keep)
+        # only a model with an output head (a causal LM) takes logits_to_keep
+        extra = {"logits_to_keep": logits_to_keep} if model.get_output_embeddings() is not None else {}
+        out = model(input_ids=ids.to(device), use_cache=False, **extra)
     finally:
         _RECORDER.reset(token)
     n_expected = _first_int(model.config, ("num_hidden_layers", "n_layer"))
@@ -366,7 +370,8 @@ def capture(model, input_ids, *, tokens=None, logits_to_keep: int = 0,
     captured = Captured(layers=tuple(recorder.layers), n_tokens=t,
                         model_type=str(getattr(model.config, "model_type", "")),
                         tokens=tuple(tokens) if tokens is not None else None)
-    return out.logits[0], captured
+    logits = getattr(out, "logits", None)
+    return (logits[0] if logits is not None else None), captured
 
 
 def _first_int(config, names) -> int:
@@ -554,15 +559,22 @@ STATISTICS = {
 }
 
 
-def uniform_baseline(n_tokens: int, local_window: int = 8) -> dict[str, float]:
+def uniform_baseline(n_tokens: int, local_window: int = 8, causal: bool = True) -> dict[str, float]:
     """Each statistic of ``head_statistics`` for uniform causal attention over the same
     number of tokens (query i spreads 1/(i+1) over keys 0..i): the chance level to read
     every head's value against.
         entropy  mean_i log(i+1)      sink  mean_i 1/(i+1)
-        distance mean_i i/2           local mean_i min(i+1, window+1)/(i+1)"""
+        distance mean_i i/2           local mean_i min(i+1, window+1)/(i+1)
+    With ``causal=False`` (an encoder: query i spreads 1/T over all T keys):
+        entropy  log T                sink  1/T
+        distance mean_i mean_j |i-j|  local mean_i #{j: |i-j| <= window}/T"""
     if n_tokens < 1:
         raise ValueError("need at least one token")
     i = torch.arange(n_tokens, dtype=torch.float64)
+    if not causal:
+        dist = (i[:, None] - i[None, :]).abs()                       # (T, T)
+        return {"entropy": math.log(n_tokens), "sink": 1.0 / n_tokens, "distance": float(dist.mean()),
+                "local": float((dist <= local_window).double().mean())}
     return {"entropy": float(torch.log(i + 1).mean()), "sink": float((1 / (i + 1)).mean()),
             "distance": float((i / 2).mean()),
             "local": float((torch.clamp(i + 1, max=local_window + 1) / (i + 1)).mean())}
