@@ -18,6 +18,10 @@ def test_minilm_attribution_tab_draws_agreement_and_deletion():
     at.run()
     assert not at.exception
     assert {f"tf_attr_{c}" for c in CHARTS} <= _chart_keys(at.main)
+    # the card over held-out verses (assets/text-attribution-minilm.json) is shown beside it
+    table = at.dataframe[0].value
+    assert list(table["attribution"]) == ["Integrated gradients", "Input × gradient", "Blank-out (erasure)"]
+    assert any("Over 200 held-out verses" in m.value for m in at.markdown)
     labels = [m.label for m in at.metric]
     assert "ρ, rollout" in labels and "ρ, heads' mean" in labels
     # the metric shows the grid's value for the chosen head
