@@ -133,30 +133,7 @@ def zoo_fields(card: dict) -> dict:
                         "(chance 0)")}
 
 
-def main(argv=None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    p = argparse.ArgumentParser(prog="python -m train text-attribution", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", choices=MODELS, required=True)
-    p.add_argument("--sentences", type=int, default=200)
-    p.add_argument("--max-words", type=int, default=25, help="longest verse used")
-    p.add_argument("--texts", type=Path, help="held-out texts, one per line (default: the test verses)")
-    p.add_argument("--steps", type=int, default=8, help="tokens removed in the deletion curves")
-    p.add_argument("--ig-steps", type=int, default=16, help="integrated-gradients steps")
-    p.add_argument("--random-orders", type=int, default=4, help="random deletion orders per verse (chance)")
-    add_run_options(p, "(not used: the job is short)", seed=0)
-    args = p.parse_args(argv)
-    device = start_run(args, f"text-attribution-{args.model}")
-    verses = held_out_verses(args.sentences, args.max_words, args.texts)
-    model, tok, described = _load(args.model, device)
-    t0 = time.time()
-    explanations = []
-    for i in tqdm(range(args.sentences), desc=f"explain {args.model}", unit="verse"):
-        target = _target(args.model, model, tok, verses[i], verses[i + 1])
-        maps = ta.attention_maps(model, target.ids)
-        explanations.append(ta.explain(target, maps, steps=args.steps, n_steps=args.ig_steps,
-                                       n_random=args.random_orders, seed=args.seed + i))
-    elapsed = time.time() - t0
+def _write(args, argv, device, described, explanations, elapsed):
     summary = summarise(explanations)
     card = {
         "name": f"text-attribution-{args.model}",
@@ -165,10 +142,11 @@ def main(argv=None) -> int:
         "target": ("cos(mean embedding of a verse, mean embedding of the next verse)"
                                        if args.model == "minilm" else
                                        "log p(last token of the verse | the tokens before it), no chat template"),
-        "data": (f"the first {args.sentences} World English Bible verses of the test split with at most "
+        "data": (f"the first {len(explanations)} World English Bible verses of the test split with at most "
                  f"{args.max_words} words (data/translation/test.tsv, make corpus)" if not args.texts else
-                 f"the first {args.sentences} lines of {args.texts} with at most {args.max_words} words"),
-        "sentences": args.sentences,
+                 f"the first {len(explanations)} lines of {args.texts} with at most {args.max_words} words"),
+        "sentences": len(explanations),
+        "finished": len(explanations) == args.sentences,  # False: a partial card written by --save-every
         "methods": {
             "attributions": "Captum LayerIntegratedGradients over the input embeddings "
                             f"({args.ig_steps} steps, baseline: every non-special token replaced by the "
@@ -194,6 +172,38 @@ def main(argv=None) -> int:
     card.update(zoo_fields(card))
     path = args.out / f"text-attribution-{args.model}.json"
     write_card(card, path)
+    return summary, path
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(prog="python -m train text-attribution", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", choices=MODELS, required=True)
+    p.add_argument("--sentences", type=int, default=200)
+    p.add_argument("--max-words", type=int, default=25, help="longest verse used")
+    p.add_argument("--texts", type=Path, help="held-out texts, one per line (default: the test verses)")
+    p.add_argument("--steps", type=int, default=8, help="tokens removed in the deletion curves")
+    p.add_argument("--ig-steps", type=int, default=16, help="integrated-gradients steps")
+    p.add_argument("--random-orders", type=int, default=4, help="random deletion orders per verse (chance)")
+    p.add_argument("--save-every", type=int, default=0,
+                   help="write the card every N verses (its 'sentences' says how many it holds)")
+    add_run_options(p, "(not used: the job is short)", seed=0)
+    args = p.parse_args(argv)
+    device = start_run(args, f"text-attribution-{args.model}")
+    verses = held_out_verses(args.sentences, args.max_words, args.texts)
+    model, tok, described = _load(args.model, device)
+    t0 = time.time()
+    explanations = []
+    for i in tqdm(range(args.sentences), desc=f"explain {args.model}", unit="verse"):
+        target = _target(args.model, model, tok, verses[i], verses[i + 1])
+        maps = ta.attention_maps(model, target.ids)
+        explanations.append(ta.explain(target, maps, steps=args.steps, n_steps=args.ig_steps,
+                                       n_random=args.random_orders, seed=args.seed + i))
+        if args.save_every and (i + 1) % args.save_every == 0 and i + 1 < args.sentences:
+            _write(args, argv, device, described, explanations, time.time() - t0)  # a partial card, honestly counted
+    elapsed = time.time() - t0
+    summary, path = _write(args, argv, device, described, explanations, elapsed)
     print(json.dumps({m: {k: summary["agreement"][m][k] for k in ("raw_all_heads", "mean_of_heads_last_layer",
                                                                   "rollout")} for m in ta.ATTRIBUTIONS}, indent=1))
     print(json.dumps(summary["deletion_drop"], indent=1))
