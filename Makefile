@@ -82,6 +82,8 @@ bench: bench-deps corpus
 	$(PY) bench/photos_click.py
 	$(PY) bench/translation_train.py
 	$(PY) bench/corpus_scale.py
+	$(PY) bench/llm_long.py
+	$(PY) bench/llm_browser.py
 
 # Mutation testing of models/mechanisms/ and analysis/ (config in pyproject.toml; not part of
 # `make test`; about 14 minutes with MUTATE_JOBS=2 on 2 cores). Scores: docs/mutation.md.
