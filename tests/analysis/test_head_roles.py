@@ -125,3 +125,29 @@ def test_measure_roles_labels_only_the_first_probe_and_checks_sizes():
         probe_ids(40, 1, seed=0, start=None)
     with pytest.raises(ValueError, match="too small"):
         probe_ids(6, 5, seed=0, start=None, avoid=(0,))
+
+
+def test_probe_and_score_limits_and_messages():
+    # the smallest probe (2 tokens a copy) and the smallest pool (n + 1 usable tokens) work
+    assert probe_ids(40, 2, seed=0, start=None).shape == (5,)
+    ids = probe_ids(6, 5, seed=0, start=None)
+    assert ids.shape == (11,) and sorted(set(ids.tolist())) == list(range(6))
+    with pytest.raises(ValueError, match=r"^the probe needs at least 2 tokens per copy$"):
+        probe_ids(40, 1, seed=0, start=None)
+    with pytest.raises(ValueError, match=r"^a vocabulary of 5 usable tokens is too small for a probe of 5$"):
+        probe_ids(6, 5, seed=0, start=None, avoid=(0,))
+    captured = _hand_built(lambda i: None, 3)
+    with pytest.raises(ValueError, match=r"^a probe of 4 tokens per copy has 9 tokens, got 7$"):
+        role_scores(captured, 4)
+
+
+def test_measure_roles_default_probe_has_50_tokens_a_copy():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=80, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                         num_attention_heads=2, num_key_value_heads=1,
+                                         max_position_embeddings=128)).eval()
+    model.set_attn_implementation(lc.ATTN_IMPLEMENTATION)
+    _, first = measure_roles(model, 80, None, seeds=(0,))
+    assert first.n_tokens == 101
