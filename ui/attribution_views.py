@@ -120,14 +120,25 @@ def show_explanation(ex: ta.TextExplanation, tokens, layer: int, head: int, targ
         st.dataframe(rows, hide_index=True)
 
 
+def default_position(ids, end_of_turn: int | None) -> int:
+    """The position that predicts the prompt's last token of text: the token before the last
+    end-of-turn marker when a chat template put one there (predicting the template's own
+    tokens is trivial), else the last token; within the first MAX_CONTEXT tokens."""
+    ends = [j for j, i in enumerate(ids) if end_of_turn is not None and i == end_of_turn and j >= 2]
+    position = ends[-1] - 2 if ends else len(ids) - 2
+    return max(0, min(position, MAX_CONTEXT - 2))
+
+
 def show_decoder_attribution(path: str, ids: tuple[int, ...], tokens, layer: int, head: int,
                              config: dict) -> None:
+    from ui.llm import load_lm
+
     n = len(ids)
     if n < 2:
         st.info("The prompt needs at least two tokens: one to predict from and the next one.")
         return
-    last = min(n, MAX_CONTEXT) - 2
-    position = st.number_input("Predict the next token after position", 0, n - 2, min(last, n - 2),
+    start = default_position(ids, load_lm(path).tokenizer.eos_token_id)
+    position = st.number_input("Predict the next token after position", 0, n - 2, start,
                                key="llm_attr_position",
                                help=f"Attribution runs on up to {MAX_CONTEXT} tokens of context.")
     if position + 1 > MAX_CONTEXT:

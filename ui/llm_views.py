@@ -22,8 +22,8 @@ from viz.llm import layer_head_grid, overview_figure, shaded_tokens_html
 SAMPLE = ("Paste a long document here: a chapter, a contract, a code file. The model reads up to its own "
           "context length (8,192 tokens for SmolLM2), and every head's map is computed from the queries and "
           "keys of one fused forward pass, so even thousands of tokens stay responsive.")
-TABS = ["Head overview", "One token", "Received", "Head statistics", "Head roles",
-        "All heads", "Attribution"]
+# short names, so that all seven fit on one line at 1000 px
+TABS = ["Overview", "One token", "Received", "Statistics", "Roles", "All heads", "Attribution"]
 STAT_TITLES = {"entropy": "Entropy (nats)", "sink": "Share on the first token (sink)",
                "distance": "Mean distance (tokens)", "local": f"Share within {LOCAL_WINDOW} tokens"}
 
@@ -169,7 +169,7 @@ def show_roles_tab(key: tuple, run: LLMRun, layer: int, head: int, config: dict)
         st.plotly_chart(overview_figure(pooled, block, run.n_tokens, TILE,
                                         f"The same head on your {run.n_tokens:,} tokens"),
                         config=config, key="llm_roles_text")
-        st.caption("Zoom into your text in the Head overview tab.")
+        st.caption("Zoom into your text in the Overview tab.")
 
 
 def show_model_view_tab(key: tuple, run: LLMRun, layer: int, head: int, config: dict) -> None:

@@ -70,3 +70,12 @@ def test_explanations_are_cached_per_input(llama, monkeypatch):
     assert np.all(first.attributable == [False, True, True, True, True])  # [CLS] (id 2) is special
     av.decoder_explanation(str(llama), ids, 5)
     assert len(calls) == 2
+
+
+def test_default_position_predicts_the_last_token_of_text():
+    from ui.attribution_views import MAX_CONTEXT, default_position
+
+    assert default_position((5, 6, 7, 8), end_of_turn=None) == 2          # predicts token 3
+    # "<s> a b c </s> \n <s> assistant \n": predict c, the token before the last </s>
+    assert default_position((1, 10, 11, 12, 2, 9, 1, 13, 9), end_of_turn=2) == 2
+    assert default_position(tuple(range(3, 500)), end_of_turn=None) == MAX_CONTEXT - 2

@@ -37,8 +37,8 @@ def test_decoder_opens_the_long_context_views(page):
     assert {"llm_overview", "llm_tile"} <= _chart_keys(at.main)
     # the head picker names the key/value head each query head reads (GQA)
     assert at.selectbox(key="llm_head").options[3] == "3 (reads key/value head 1)"
-    for tab, keys in {"Received": {"llm_received"}, "Head statistics": {"llm_grid"},
-                      "Head roles": {"llm_roles_grid", "llm_probe_map", "llm_roles_text"},
+    for tab, keys in {"Received": {"llm_received"}, "Statistics": {"llm_grid"},
+                      "Roles": {"llm_roles_grid", "llm_probe_map", "llm_roles_text"},
                       "All heads": {"llm_model_view"}}.items():
         at.session_state["llm_tab"] = tab
         at.run()

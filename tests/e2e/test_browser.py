@@ -250,7 +250,7 @@ def test_smollm2_long_prompt_click_to_zoom_and_head_grid(server, browser):
     zoom = page.get_by_role("spinbutton", name="Zoom: first query")
     assert int(zoom.input_value()) >= 1024  # the control shows the tile the zoomed map shows
     assert page.get_by_text(re.compile(rf"Queries {int(zoom.input_value())}–")).count() == 1
-    page.get_by_role("tab", name="Head statistics").click()
+    page.get_by_role("tab", name="Statistics", exact=True).click()
     page.locator('[role="tabpanel"]:not([hidden]) .js-plotly-plot').first.wait_for(timeout=240_000)
     _wait_idle(page)
     grid = page.locator('[role="tabpanel"]:not([hidden]) .js-plotly-plot .scatterlayer .point')
