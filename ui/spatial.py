@@ -155,6 +155,16 @@ def scene_or_upload(prefix: str, from_scene, from_image, index_key: str | None =
     return from_image(decoded.image, invert, decoded.source)
 
 
+def scene_fields(prefix: str, index_key: str | None = None) -> list:
+    """The shareable choices of ``scene_or_upload`` (an upload itself never travels in a link)."""
+    from ui.share import Field, flag, int_in, one_of, show_flag
+
+    return [Field(f"{prefix}_source", one_of(["Test scene", "Sample photo"])),
+            Field(index_key or f"{prefix}_index", int_in(0, 9999)),
+            Field(f"{prefix}_upload_source", one_of(sample_images())),
+            Field(f"{prefix}_invert", flag, show_flag)]
+
+
 def upload_to_input(image: Image.Image, invert: bool, name: str) -> ModelInput:
     """Any RGB picture -> the 64 x 64 grey canvas the models take.
 
@@ -277,5 +287,5 @@ __all__ = [
     "ARCH_TITLES", "ARCHS", "NL_MODES", "GRID", "DatasetMissing", "ModelInput", "available_archs",
     "load_card", "load_classifier", "load_sagan", "load_sagan_or_reason", "load_sagan_card", "test_scene", "upload_to_input",
     "run_classifier", "run_all", "affinity_row", "sagan_samples", "sagan_row", "query_from_selection",
-    "click_to_state", "class_name",
+    "click_to_state", "class_name", "scene_fields",
 ]

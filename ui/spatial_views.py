@@ -188,6 +188,9 @@ def show_cbam_tab(archs, results, model_input: ModelInput) -> None:
 
 
 def show_compare_tab(archs, results, model_input: ModelInput, query: tuple[int, int]) -> None:
+    for key in ("cmp_left", "cmp_right"):  # a linked variant that failed to load here
+        if key in st.session_state and st.session_state[key] not in archs:
+            del st.session_state[key]
     c1, c2 = st.columns(2)
     first = c1.selectbox("Left", archs, index=archs.index("nl_embedded") if "nl_embedded" in archs else 0,
                          format_func=ARCH_TITLES.get, key="cmp_left")
@@ -241,9 +244,12 @@ def show_sagan_tab(n: int = 16) -> None:
     st.caption(_sagan_caption(load_sagan_card() or {}))
 
 
-def share_spatial_view() -> None:
-    """The test scene and the query cell travel in the page's address."""
-    from ui.share import Field, int_in, pair_of, shareable, show_pair
+def share_spatial_view(archs: list[str]) -> None:
+    """The input (test scene or sample photo), the query cell and the two compared
+    variants travel in the page's address."""
+    from ui.share import Field, one_of, pair_of, shareable, show_pair
+    from ui.spatial import scene_fields
 
-    shareable("spatial", [Field("scene_index", int_in(0, 9999)),
-                          Field("q_query", pair_of(int, 0, GRID[0] - 1), show_pair)])
+    shareable("spatial", [*scene_fields("spatial", index_key="scene_index"),
+                          Field("q_query", pair_of(int, 0, GRID[0] - 1), show_pair),
+                          Field("cmp_left", one_of(archs)), Field("cmp_right", one_of(archs))])
