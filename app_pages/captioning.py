@@ -9,7 +9,7 @@ import streamlit as st
 
 from ui.captioning import available_variants, from_upload, test_scene, train_command
 from ui.captioning_views import caption_or_stop, pick_beam, share_captioning_view, show_variants, show_word
-from ui.share import copy_link
+from ui.share import copy_link, link_slot
 from ui.sidebar import device_badge
 from ui.spatial import scene_or_upload
 
@@ -27,7 +27,7 @@ if "full" not in variants:
     st.stop()
 
 share_captioning_view(variants)
-link = st.empty()  # the link is drawn last, once every choice below is made
+link = link_slot()  # the link is drawn last, once every choice below is made
 inp = scene_or_upload(
     "cap", test_scene, from_upload,
     note="Uploads are turned grey, fitted into the 64 × 64 canvas (as in the image lab) and have "

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.share import copy_link
+from ui.share import copy_link, link_slot
 from ui.sidebar import device_badge
 from ui.spatial import available_archs, scene_or_upload, test_scene, upload_to_input
 from ui.spatial_views import (query_picker, run_or_stop, share_spatial_view, show_cards, show_cbam_tab,
@@ -27,7 +27,7 @@ if not archs:
     st.stop()
 
 share_spatial_view(archs)
-link = st.empty()  # the link is drawn last, once every choice below is made
+link = link_slot()  # the link is drawn last, once every choice below is made
 model_input = scene_or_upload("spatial", test_scene, upload_to_input, index_key="scene_index")
 if model_input is None:
     st.stop()

@@ -23,6 +23,7 @@ from analysis.affinity import StageCache, click_records, stage_cache
 from models.pretrained import efficientnet_lite as effnet
 from models.device import pick_device
 from ui.clicks import point_pair, selected_points
+from ui.loads import logged_load
 
 FEATURE_SIDES = (224, 448, 1024)  # longest side the backbone sees for the click maps
 WORKING_SIDE = 1024               # every map on the page lives at most at this size
@@ -54,6 +55,7 @@ def image_key(image: np.ndarray) -> str:
 
 
 @st.cache_resource(show_spinner="Loading EfficientNet-Lite0 …")
+@logged_load
 def load_model() -> effnet.EfficientNetLite0:
     return effnet.load_efficientnet_lite0(pick_device())
 
@@ -161,6 +163,7 @@ def class_options() -> list[str]:
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the vision transformer …")
+@logged_load
 def load_vit(path: str):
     from models.pretrained.hf_vision import load_vision_transformer
 

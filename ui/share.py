@@ -139,11 +139,17 @@ def view_link(page: str) -> str:
     return f"{base or '/' + page}" + (f"?{params}" if params else "")
 
 
+def link_slot():
+    """Where the "Copy link" control goes: the right of a thin row; fill it with copy_link
+    once the page's shareable widgets are drawn."""
+    return st.columns([3, 1])[1]
+
+
 def copy_link(page: str, where=None) -> str:
     """Write the view into the address and show its link with a copy button; returns it."""
     left_out = _write(page)
     link = view_link(page)
-    box = (where or st).popover("Copy link", icon=":material/link:",
+    box = (st if where is None else where).popover("Copy link", icon=":material/link:",
                                 help="A link that opens this page with the same input and choices.")
     with box:
         st.code(link, language=None, wrap_lines=True)

@@ -26,6 +26,7 @@ import models.weights as weights_io
 from models.weights import load_weights, read_card
 from ui.clicks import point_pair, selected_points
 from ui.image_input import decode_or_explain, drop_zone, sample_images
+from ui.loads import logged_load
 
 ARCH_TITLES = {
     "baseline": "Baseline (no attention)",
@@ -81,6 +82,7 @@ def load_sagan_card() -> dict | None:
 
 
 @st.cache_resource(show_spinner="Loading model…")
+@logged_load
 def load_classifier(arch: str) -> SpatialClassifier:
     card = read_card(card_path(arch)) or {}
     width = int(card.get("hyperparameters", {}).get("width", 16))
@@ -99,6 +101,7 @@ def load_sagan_or_reason() -> tuple[SAGAN | None, str | None]:
 
 
 @st.cache_resource(show_spinner="Loading SAGAN…")
+@logged_load
 def load_sagan() -> SAGAN | None:
     path = assets_dir() / "sagan.safetensors"
     if not path.is_file():
@@ -223,7 +226,7 @@ def affinity_row(arch: str, key: str, _image: np.ndarray, row: int, col: int) ->
     return {r.name.rsplit(".", 1)[-1]: r.numpy()[0].reshape(r.grid) for r in records}
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_data(show_spinner="Generating SAGAN samples…", max_entries=32)
 def sagan_samples(seed: int, n: int) -> np.ndarray:
     gan = load_sagan()
     g = torch.Generator().manual_seed(int(seed))

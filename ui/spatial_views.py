@@ -21,7 +21,8 @@ NO_BAR = {"displayModeBar": False}
 
 def run_or_stop(archs: list[str], model_input: ModelInput) -> tuple[list[str], dict[str, dict]]:
     """Every model's result on the input; a damaged model is left out with a warning."""
-    results, broken = run_all(archs, model_input.key, model_input.image)
+    with st.spinner(f"Running the {len(archs)} classifiers on {model_input.source}…"):
+        results, broken = run_all(archs, model_input.key, model_input.image)
     for arch, reason in broken.items():
         st.warning(f"{ARCH_TITLES[arch]} is left out: its weights could not be loaded ({reason}). "
                    "Retrain it with the command in its model card.")

@@ -21,9 +21,11 @@ from models.pretrained.hf import LoadedTransformer, ModelDirError, check_model_d
 from models.pretrained.llm_local import checked_gguf, smollm2_gguf
 from models.records import AttentionMap
 from viz.attention import ModelViewImage, model_view_image
+from ui.loads import logged_compute, logged_load
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=3)
+@logged_load
 def load_model(model_dir: str) -> LoadedTransformer:
     return load_transformer(model_dir)
 
@@ -71,6 +73,7 @@ def _prepare(record: AttentionMap) -> RecordView:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
+@logged_compute
 def analyse_text(model_dir: str, text: str) -> TextAnalysis:
     """One forward pass per (model, text); every view reads from this."""
     loaded = load_model(model_dir)

@@ -9,7 +9,7 @@ import streamlit as st
 
 from analysis.head_stats import STAT_COLUMNS, head_statistics_table
 from ui.clicks import selected_points
-from ui.share import copy_link
+from ui.share import copy_link, link_slot
 from ui.export import data_uri_bytes, download, figure_config, matrix_csv, settings_json, stack_npz
 from ui.transformer import TextAnalysis, analyse_text, rollout_of, stats_of
 from ui.widgets import chars_cut_notice, clamp_choice, computed_or_stop
@@ -183,7 +183,8 @@ def explore(model_dir: str, model_type: str, text: str, analysis: TextAnalysis, 
     n_layers, n_heads, n_query, _ = view.weights.shape
     for key, upper in (("tf_layer", n_layers), ("tf_head", n_heads), ("tf_query", n_query)):
         clamp_choice(key, upper)
-    c1, c2, c3, c4, c5 = st.columns([1, 1, 2, 1.2, 0.9], vertical_alignment="bottom")
+    link = link_slot()
+    c1, c2, c3, c4 = st.columns([1, 1, 2, 1.2])
     layer = c1.selectbox("Layer", range(n_layers), key="tf_layer")
     head = c2.selectbox("Head", range(n_heads), key="tf_head")
     query = c3.selectbox("Token", range(n_query), key="tf_query", format_func=lambda i: f"{i}: {view.query_tokens[i]}",
@@ -214,4 +215,4 @@ def explore(model_dir: str, model_type: str, text: str, analysis: TextAnalysis, 
     if export_tab.open:
         with export_tab:
             show_export_tab(model_dir, text, record_name, view, layer, head, settings, fmt)
-    copy_link("transformer", c5)  # last: the clamped pickers and the open tab are in it
+    copy_link("transformer", link)  # last: the clamped pickers and the open tab are in it
