@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import argparse
 import re
-import statistics
+import signal
 import sys
 import tempfile
 import threading
@@ -85,19 +85,22 @@ def _goto(page, server: str, path: str, session: Session, timeout_s: float) -> N
     _settled(page, session, f"{path}: open", t0, timeout_s)
 
 
-def _ticks(page) -> str:
-    return " ".join(page.locator(".js-plotly-plot text").all_text_contents())
+def _submit_text(page, server, s: Session, path: str, box_name: str, text: str, chart_text: str,
+                 timeout_s) -> None:
+    """Open the page, type the text, Ctrl+Enter, and wait for the marker in a chart."""
+    _goto(page, server, path, s, timeout_s)
+    box = page.get_by_role("textbox", name=box_name)
+    box.fill(text)
+    t0 = time.perf_counter()
+    box.press("Control+Enter")
+    page.locator(chart_text, has_text=s.marker).first.wait_for(timeout=timeout_s * 1000)
+    _settled(page, s, f"{path}: text", t0, timeout_s)
 
 
 def transformer_text(page, server, s: Session, timeout_s) -> None:
     s.marker = WORDS[s.n % len(WORDS)]
-    _goto(page, server, "transformer", s, timeout_s)
-    box = page.get_by_role("textbox", name="Text")
-    box.fill(f"The {s.marker} was left near the door of the old house.")
-    t0 = time.perf_counter()
-    box.press("Control+Enter")
-    page.locator(".js-plotly-plot .xtick text", has_text=s.marker).first.wait_for(timeout=timeout_s * 1000)
-    _settled(page, s, "transformer: text", t0, timeout_s)
+    _submit_text(page, server, s, "transformer", "Text", f"The {s.marker} was left near the door of the old house.",
+                 ".js-plotly-plot .xtick text", timeout_s)
 
 
 def transformer_link(page, server, s: Session, timeout_s) -> None:
@@ -112,23 +115,24 @@ def transformer_link(page, server, s: Session, timeout_s) -> None:
 
 def translation_text(page, server, s: Session, timeout_s) -> None:
     s.marker = BIBLE[s.n % len(BIBLE)]
-    _goto(page, server, "translation", s, timeout_s)
-    box = page.get_by_role("textbox", name="English sentence")
-    box.fill(f"and the {s.marker} was good in his sight")
-    t0 = time.perf_counter()
-    box.press("Control+Enter")
-    page.locator(".js-plotly-plot text", has_text=s.marker).first.wait_for(timeout=timeout_s * 1000)
-    _settled(page, s, "translation: text", t0, timeout_s)
+    _submit_text(page, server, s, "translation", "English sentence", f"and the {s.marker} was good in his sight",
+                 ".js-plotly-plot text", timeout_s)
 
 
 def _upload_file(s: Session, folder: Path) -> Path:
-    """A sample photo saved under this session's own name."""
+    """A sample photo under this session's own name, its pixels made this session's own
+    (a row of marked pixels), so no session reads another's cached results."""
+    from PIL import Image
+
     from ui.image_input import sample_images
 
     samples = sample_images()
     names = sorted(samples)
+    image = Image.open(samples[names[s.n % len(names)]]).convert("RGB")
+    for x in range(s.n + 1):
+        image.putpixel((x, 0), (255, 0, 255))
     path = folder / f"upload-{WORDS[s.n % len(WORDS)]}.png"
-    path.write_bytes(samples[names[s.n % len(names)]].read_bytes())
+    image.save(path)
     return path
 
 
@@ -289,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--step-timeout", type=float, default=300, help="seconds one step may take")
     ap.add_argument("--max-minutes", type=float, default=20, help="bound on the phase of sessions together")
     args = ap.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped bench stops its server too
     n = max(1, min(MAX_SESSIONS, args.sessions))
     kinds = MIX[:n]
     log = ROOT / "bench" / "results" / "sessions-server.log"

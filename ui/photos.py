@@ -43,7 +43,8 @@ def working_image(decoded) -> tuple[np.ndarray, str | None]:
         return decoded.array, None
     f = WORKING_SIDE / max(w, h)
     size = (max(1, round(w * f)), max(1, round(h * f)))
-    small = img.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    with st.spinner(f"Shrinking the {w} x {h} image to {size[0]} x {size[1]}…"):
+        small = img.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
     return np.asarray(small, dtype=np.uint8), f"Working on a {size[0]} x {size[1]} copy of the {w} x {h} image."
 
 

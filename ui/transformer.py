@@ -151,10 +151,11 @@ def load_or_explain(model_dir: str) -> LoadedTransformer | None:
 
 def share_transformer_view() -> None:
     """The model choice, the text (when short enough for a link), the attention, layer, head,
-    token and open tab travel in the page's address (values out of range for the model or
-    the text are clamped when the pickers are drawn). ui.share.copy_link shows the link."""
+    token, the LLM's chat template and continuation, and the open tab travel in the page's
+    address (values out of range for the model or the text are clamped when the pickers are
+    drawn). ui.share.copy_link shows the link."""
     from ui.llm_views import TABS as LLM_TABS
-    from ui.share import Field, int_in, one_of, shareable, text_field
+    from ui.share import Field, flag, int_in, one_of, shareable, show_flag, text_field
     from ui.transformer_views import RECORD_TITLES, TABS
 
     shareable("transformer", [Field("tf_model_choice", one_of(MODEL_CHOICES)),
@@ -162,4 +163,5 @@ def share_transformer_view() -> None:
                               Field("tf_record", one_of(RECORD_TITLES)),
                               *(Field(k, int_in(0, 1023)) for k in ("tf_layer", "tf_head", "llm_layer", "llm_head")),
                               *(Field(k, int_in(0, 1_000_000)) for k in ("tf_query", "llm_query")),
+                              Field("llm_chat", flag, show_flag), Field("llm_new", int_in(0, 64)),
                               Field("tf_tab", one_of(TABS)), Field("llm_tab", one_of(LLM_TABS))])

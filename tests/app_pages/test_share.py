@@ -81,6 +81,16 @@ def _fresh(page: str, link: str) -> AppTest:
     return at
 
 
+def _on_tiny_models(page: str, assets, monkeypatch) -> AppTest:
+    import models.weights
+    import streamlit as st
+
+    monkeypatch.setattr(models.weights, "ASSETS", assets)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    return AppTest.from_file(str(ROOT / "app_pages" / page), default_timeout=240).run()
+
+
 def test_transformer_link_carries_text_token_head_and_tab():
     at = AppTest.from_file(str(ROOT / "app_pages" / "transformer.py"), default_timeout=240).run()
     text = "Shared links <b>keep</b> this sentence & its token."
@@ -146,13 +156,7 @@ def test_translation_link_carries_text_decoding_layer_head_step_and_tab(tr_asset
 
 @pytest.mark.skipif(not fashion.dataset_available(), reason="test scenes need Debian's dataset-fashion-mnist")
 def test_captioning_link_carries_scene_decoding_word_and_variant(cap_assets, monkeypatch):  # noqa: F811
-    import models.weights
-    import streamlit as st
-
-    monkeypatch.setattr(models.weights, "ASSETS", cap_assets)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    at = AppTest.from_file(str(ROOT / "app_pages" / "captioning.py"), default_timeout=240).run()
+    at = _on_tiny_models("captioning.py", cap_assets, monkeypatch)
     at.number_input(key="cap_index").set_value(7).run()
     at.radio(key="cap_decoding").set_value("Beam search").run()
     at.slider(key="cap_beam").set_value(2).run()
@@ -166,20 +170,14 @@ def test_captioning_link_carries_scene_decoding_word_and_variant(cap_assets, mon
     assert again.slider(key="cap_word").value == 3
     assert any(m.value.startswith("**Word 3 of") for m in again.markdown)
     assert again.selectbox(key="cap_variant").value == "no_ds"
-    # a word beyond the caption is clamped to the first word instead of breaking the slider
+    # a word no caption can reach is dropped from the link: the slider starts at the first word
     beyond = _fresh("captioning.py", link.replace("cap_word=3", "cap_word=30"))
     assert beyond.slider(key="cap_word").value == 1
 
 
 @pytest.mark.skipif(not fashion.dataset_available(), reason="test scenes need Debian's dataset-fashion-mnist")
 def test_image_lab_link_carries_the_compared_variants(spatial_assets, monkeypatch):  # noqa: F811
-    import models.weights
-    import streamlit as st
-
-    monkeypatch.setattr(models.weights, "ASSETS", spatial_assets)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    at = AppTest.from_file(str(ROOT / "app_pages" / "spatial.py"), default_timeout=240).run()
+    at = _on_tiny_models("spatial.py", spatial_assets, monkeypatch)
     at.number_input(key="scene_index").set_value(12).run()
     at.selectbox(key="cmp_left").set_value("nl_dot").run()
     at.selectbox(key="cmp_right").set_value("cbam_full").run()
