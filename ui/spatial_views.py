@@ -32,6 +32,11 @@ def run_or_stop(archs: list[str], model_input: ModelInput) -> tuple[list[str], d
     return archs, results
 
 
+def _short(name: str, limit: int = 36) -> str:
+    """A long file name cut for a chart title (the caption under the drop zone has it whole)."""
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
 def query_picker(model_input: ModelInput) -> tuple[int, int]:
     """The input with its clickable cells, and the row/column inputs a click fills in."""
     keys = ("q_row", "q_col")
@@ -39,12 +44,13 @@ def query_picker(model_input: ModelInput) -> tuple[int, int]:
     chart_key = "spatial_click"
     st.plotly_chart(
         clickable_image(model_input.image, GRID, box=model_input.box, query=query,
-                        title=f"What the models see (64 × 64): {model_input.source}"),
+                        title=f"What the models see (64 × 64):\n{_short(model_input.source)}"),
         key=chart_key, on_select=click_to_state(chart_key, *keys, GRID, store="q_query"),
         selection_mode="points", config=NO_BAR)
     c1, c2 = st.columns(2)
-    row = c1.number_input("Query row (0-15)", 0, GRID[0] - 1, step=1, key="q_row", on_change=keep_query("q_query", keys))
-    col = c2.number_input("Query column (0-15)", 0, GRID[1] - 1, step=1, key="q_col", on_change=keep_query("q_query", keys))
+    # short labels: two boxes side by side in a third of a 1000 px page must not wrap
+    row = c1.number_input("Row (0–15)", 0, GRID[0] - 1, step=1, key="q_row", on_change=keep_query("q_query", keys))
+    col = c2.number_input("Column (0–15)", 0, GRID[1] - 1, step=1, key="q_col", on_change=keep_query("q_query", keys))
     st.caption("Click a cell of the image (or set row and column) to choose the query pixel; "
                "the green box is the target's ground truth (test scenes only).")
     return int(row), int(col)
@@ -71,7 +77,8 @@ def show_predictions(model_input: ModelInput, archs: list[str], results: dict[st
     truth = class_name(model_input.label) if model_input.label is not None else "unknown (upload)"
     st.markdown(f"**Ground truth:** {html.escape(truth)}")
     st.dataframe(pd.DataFrame([{"model": ARCH_TITLES[a], "prediction": class_name(int(results[a]["probs"].argmax())),
-                                "confidence": float(results[a]["probs"].max())} for a in archs]), hide_index=True)
+                                "confidence": float(results[a]["probs"].max())} for a in archs]), hide_index=True,
+                 column_config={"confidence": st.column_config.NumberColumn(format="%.2f", width="small")})
 
 
 def show_cards(archs: list[str]) -> None:

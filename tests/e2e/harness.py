@@ -71,14 +71,20 @@ def launch_chromium(playwright):
 
 
 def wait_idle(page, timeout=240_000, quiet_ms=2_000):
-    """Wait until the script has finished: no spinner or skeleton, and the page has
-    stopped changing for quiet_ms (Streamlit streams elements while a script runs)."""
+    """Wait until the script has finished and the page has stopped changing for quiet_ms.
+
+    "Finished" is the frontend's own script state on the app root
+    (``data-test-script-state``, what Streamlit's e2e tests read): the header's status
+    widget is not drawn here, and a cached computation without a spinner leaves the page
+    unchanged for seconds while the script still runs."""
     waited, last, quiet = 0, None, 0
     while waited < timeout:
         state = page.evaluate(
             "(busy) => [document.querySelectorAll('*').length, document.body.innerText.length,"
-            " document.querySelectorAll(busy).length]", BUSY)
-        quiet = quiet + 250 if state == last and state[2] == 0 else 0
+            " document.querySelectorAll(busy).length,"
+            " document.querySelector('[data-testid=\"stApp\"]')?.dataset.testScriptState ?? 'absent']", BUSY)
+        idle = state[2] == 0 and state[3] == "notRunning"
+        quiet = quiet + 250 if state == last and idle else 0
         if quiet >= quiet_ms:
             return
         last = state

@@ -255,3 +255,47 @@ def test_a_second_click_while_the_model_runs_does_not_run_it_twice(server, brows
     runs = [line for line in log.splitlines() if COMPUTE in line and "analyse_text" in line and "violin" in line]
     assert len(runs) == 1, runs
     _assert_offline(offsite, "transformer, three clicks")
+
+
+def test_copy_link_opens_the_same_view_in_a_fresh_browser(server, browser):
+    """Issue 14, item 5: a click in a fragment (the model view) moves the address too; the
+    Copy link box holds that address; a new browser context opened on it shows the same
+    text, layer and head."""
+    from urllib.parse import parse_qs, urlsplit
+
+    page, offsite = _new_page(browser, server, 1400, 1100)
+    page.goto(f"{server}/transformer", wait_until="domcontentloaded")
+    page.get_by_role("heading", name="Transformer attention").wait_for(timeout=120_000)
+    _wait_idle(page)
+    text = "Links keep the weasel & its <b>token</b>."
+    box = page.get_by_role("textbox", name="Text")
+    box.fill(text)
+    box.press("Control+Enter")
+    page.locator(".js-plotly-plot .xtick text", has_text="weasel").first.wait_for(timeout=120_000)
+    page.get_by_role("tab", name="Model view").click()
+    _wait_idle(page)
+    page.locator(".js-plotly-plot .scatterlayer .point").nth(3 * 12 + 7).click(force=True)  # layer 3, head 7
+    _wait_idle(page)
+    address = parse_qs(urlsplit(page.url).query)
+    assert address["tf_layer"] == ["3"] and address["tf_head"] == ["7"] and address["tf_text_input"] == [text]
+    page.get_by_role("button", name="Copy link").click()
+    code = page.locator('[data-testid="stPopoverBody"] [data-testid="stCode"]').first
+    code.wait_for(timeout=30_000)
+    link = code.inner_text().strip()
+    assert urlsplit(link).netloc == urlsplit(server).netloc and parse_qs(urlsplit(link).query) == address
+    page.screenshot(path=str(SHOTS / "transformer-copy-link.png"))
+
+    fresh = browser.new_context(viewport={"width": 1000, "height": 1000})  # no cookies, no session
+    other = fresh.new_page()
+    elsewhere = watch_requests(other, server)
+    other.goto(link, wait_until="domcontentloaded")
+    # the Model view tab is open: its enlarged map is titled with the layer and head
+    other.locator(".js-plotly-plot .gtitle", has_text="Layer 3, head 7").first.wait_for(timeout=120_000)
+    _wait_idle(other)
+    assert other.get_by_role("textbox", name="Text").input_value() == text
+    combos = other.locator('[data-testid="stSelectbox"] input[role="combobox"]')
+    assert [combos.nth(i).input_value() for i in range(2)] == ["3", "7"]
+    assert other.get_by_role("tab", name="Model view").get_attribute("aria-selected") == "true"
+    other.screenshot(path=str(SHOTS / "transformer-from-link-1000.png"), full_page=True)
+    fresh.close()
+    _assert_offline(offsite + elsewhere, "copy link")
