@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from ui.export import download, figure_config, matrix_csv, settings_json, stack_npz
-from ui.share import copy_link
+from ui.share import copy_link, link_slot
 from ui.translation import (MAX_WORDS, TITLES, ModelOutput, bleu_series, cut_words, load_cards,
                             REFERENCES, load_translators, quality_rows, reference_view, significance_lines,
                             translate_all)
@@ -285,8 +285,8 @@ def show_export_tab(outputs: Outputs, text: str, beam: int, layer, head) -> None
 @st.fragment
 def explore(folder: str, outputs: Outputs, text: str, beam: int, verse: dict | None) -> None:
     """Everything below the translations: reruns alone, reading the cached outputs."""
-    fmt_column, link_column = st.columns([4, 1], vertical_alignment="bottom")
-    fmt = fmt_column.segmented_control("Save figures as", ["PNG", "SVG"], default="PNG", key="tr_fig_format")
+    link = link_slot()
+    fmt = st.segmented_control("Save figures as", ["PNG", "SVG"], default="PNG", key="tr_fig_format")
     config = figure_config("translation", fmt or "PNG")
     layer, head = pick_layer_head(outputs.get("transformer"))
     # the tabs come after the layer/head pickers, which every tab reads
@@ -306,7 +306,7 @@ def explore(folder: str, outputs: Outputs, text: str, beam: int, verse: dict | N
     if export_tab.open:
         with export_tab:
             show_export_tab(outputs, text, beam, layer, head)
-    copy_link("translation", link_column)  # last: the clamped step and the open tab are in it
+    copy_link("translation", link)  # last: the clamped step and the open tab are in it
 
 
 def share_translation_view(n_verses: int) -> None:
