@@ -77,13 +77,14 @@ train-captioning: $(STAMP) data
 bench-deps: $(STAMP)
 	$(PY) -m pip install --quiet -r bench/requirements.txt
 
-bench: bench-deps corpus
+bench: bench-deps corpus chromium
 	$(PY) bench/transformer_payload.py
 	$(PY) bench/photos_click.py
 	$(PY) bench/translation_train.py
 	$(PY) bench/corpus_scale.py
 	$(PY) bench/llm_long.py
 	$(PY) bench/llm_browser.py
+	$(PY) bench/sessions.py
 
 # Mutation testing of models/mechanisms/ and analysis/ (config in pyproject.toml; not part of
 # `make test`; about 14 minutes with MUTATE_JOBS=2 on 2 cores). Scores: docs/mutation.md.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -64,7 +65,10 @@ def home() -> None:
     device_badge()
 
 
-st.set_page_config(page_title="Attention workbench", page_icon=":material/visibility:", layout="wide")
+# The favicon is a file served by this server: a ":material/...:" page icon makes the browser
+# fetch it from fonts.gstatic.com (the browser test fails on any request off the app's host).
+FAVICON = str(Path(__file__).resolve().parent / "assets" / "favicon.png")
+st.set_page_config(page_title="Attention workbench", page_icon=FAVICON, layout="wide")
 navigation = st.navigation(
     [st.Page(home, title="Home", icon=":material/home:", default=True)]
     + [st.Page(path, title=title, icon=icon) for path, title, icon, _ in PAGES]

@@ -8,7 +8,8 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.captioning import available_variants, from_upload, test_scene, train_command
-from ui.captioning_views import caption_or_stop, pick_beam, show_variants, show_word
+from ui.captioning_views import caption_or_stop, pick_beam, share_captioning_view, show_variants, show_word
+from ui.share import copy_link, link_slot
 from ui.sidebar import device_badge
 from ui.spatial import scene_or_upload
 
@@ -25,6 +26,8 @@ if "full" not in variants:
              f"Train it with `{train_command('full')}` (and `{train_command('no_ds')}` for the comparison).")
     st.stop()
 
+share_captioning_view(variants)
+link = link_slot()  # the link is drawn last, once every choice below is made
 inp = scene_or_upload(
     "cap", test_scene, from_upload,
     note="Uploads are turned grey, fitted into the 64 × 64 canvas (as in the image lab) and have "
@@ -35,3 +38,4 @@ beam = pick_beam()
 result = caption_or_stop(inp, beam)
 show_word(inp, result)
 show_variants(variants, inp, beam, result)
+copy_link("captioning", link)

@@ -12,6 +12,7 @@ from ui import photos as ph
 from ui.image_input import image_input
 from ui.photos_views import (predict_or_stop, share_photos_view, show_agreement_and_deletion, show_attributions,
                              show_click_maps, show_prediction, show_vit_section)
+from ui.share import copy_link, link_slot
 from ui.sidebar import device_badge
 
 st.title("Photos: what a pretrained CNN attends to")
@@ -24,6 +25,7 @@ st.caption(
 )
 
 share_photos_view()
+link = link_slot()  # the link is drawn last, once every choice below is made
 decoded = image_input("photos", label="Photo", default_sample="chelsea")
 if decoded is None:
     st.stop()
@@ -38,3 +40,4 @@ click_maps = show_click_maps(key, image)
 target, captum = show_attributions(key, image, prediction)
 show_agreement_and_deletion(key, image, target, captum, click_maps)
 show_vit_section(key, image)
+copy_link("photos", link)

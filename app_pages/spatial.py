@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.share import copy_link, link_slot
 from ui.sidebar import device_badge
 from ui.spatial import available_archs, scene_or_upload, test_scene, upload_to_input
 from ui.spatial_views import (query_picker, run_or_stop, share_spatial_view, show_cards, show_cbam_tab,
@@ -25,7 +26,8 @@ if not archs:
              "`python -m train spatial --arch <arch>` (see the model cards).")
     st.stop()
 
-share_spatial_view()
+share_spatial_view(archs)
+link = link_slot()  # the link is drawn last, once every choice below is made
 model_input = scene_or_upload("spatial", test_scene, upload_to_input, index_key="scene_index")
 if model_input is None:
     st.stop()
@@ -47,3 +49,4 @@ with tab_compare:
     show_compare_tab(archs, results, model_input, query)
 with tab_sagan:
     show_sagan_tab()
+copy_link("spatial", link)

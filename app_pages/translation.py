@@ -9,8 +9,8 @@ import streamlit as st
 
 from ui.sidebar import device_badge
 from ui.translation import assets_dir, load_cards, test_verses
-from ui.translation_views import (explore, sentence_form, show_translations, translate_or_stop,
-                                  translators_or_stop, verse_picker)
+from ui.translation_views import (explore, sentence_form, share_translation_view, show_translations,
+                                  translate_or_stop, translators_or_stop, verse_picker)
 
 st.title("Translation lab")
 st.caption(
@@ -23,6 +23,7 @@ folder = assets_dir()
 translators_or_stop(folder)
 
 verses = test_verses(folder)
+share_translation_view(len(verses))
 verse_picker(verses)
 text, beam = sentence_form()
 outputs = translate_or_stop(folder, text, beam)

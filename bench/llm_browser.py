@@ -24,16 +24,14 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.test_browser import CHROMIUM, _free_port, _wait_idle  # noqa: E402
+from tests.e2e.harness import app_server, launch_chromium, wait_idle  # noqa: E402
 
 SENTENCE = "In the beginning God created the heavens and the earth, and the earth was formless. "
 TOKENS_PER_SENTENCE = 18  # SmolLM2's tokenizer on SENTENCE (checked: 60 copies = 1,080 tokens)
@@ -62,31 +60,13 @@ class Meter:
         return n
 
 
-def _server():
-    port = _free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(180):
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                return proc, url
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise SystemExit("the Streamlit server did not start within 90 s")
-
-
 def _timed(page, meter, action, done) -> tuple[float, int]:
     meter.take()
     t0 = time.perf_counter()
     action()
     done()
-    _wait_idle(page)
-    return time.perf_counter() - t0 - 2.0, meter.take()  # _wait_idle waits 2 s of quiet at the end
+    wait_idle(page)
+    return time.perf_counter() - t0 - 2.0, meter.take()  # wait_idle waits 2 s of quiet at the end
 
 
 def _pick(page, label: str, option: str) -> None:
@@ -102,53 +82,46 @@ def main() -> None:
     args = p.parse_args()
     from playwright.sync_api import sync_playwright
 
-    proc, url = _server()
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-            print(f"SmolLM2-135M-Instruct on the Transformer page, headless Chromium; load average "
-                  f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the start")
-            print(f"{'tokens':>7} {'view':<13} {'seconds':>8} {'MB received':>12}   eager output_attentions")
-            for n in args.tokens:
-                page = browser.new_page(viewport={"width": 1600, "height": 1400})
-                meter = Meter(page)
-                page.goto(f"{url}/transformer", wait_until="domcontentloaded")
-                page.get_by_role("heading", name="Transformer attention").wait_for(timeout=120_000)
-                _wait_idle(page)
-                page.get_by_text("SmolLM2-135M-Instruct (decoder LLM, 8k tokens)").click()
-                box = page.get_by_role("textbox", name="Prompt")
-                box.wait_for(timeout=300_000)  # the first use converts the GGUF once
-                _wait_idle(page)
-                box.fill(SENTENCE * max(1, round(n / TOKENS_PER_SENTENCE)))
-                shown = re.compile(r"all [\d,]+ tokens")
-                rows = [("first view",) + _timed(
-                    page, meter, lambda: box.press("Control+Enter"),
-                    lambda: page.get_by_text(shown).first.wait_for(timeout=600_000))]
-                title = page.get_by_text(shown).first.text_content()
-                t = int(re.search(r"all ([\d,]+) tokens", title).group(1).replace(",", ""))
-                layer = int(re.search(r"Layer (\d+),", title).group(1))
-                # each switch waits for the overview's title to name the new head: a switch the
-                # page did not take would otherwise count as 0 bytes
-                rows.append(("head switch",) + _timed(
-                    page, meter, lambda: _pick(page, "Head", "3"),
-                    lambda: page.get_by_text(f"Layer {layer}, head 3: all").first.wait_for(timeout=300_000)))
-                rows.append(("layer switch",) + _timed(
-                    page, meter, lambda: _pick(page, "Layer", "18"),
-                    lambda: page.get_by_text("Layer 18, head 3: all").first.wait_for(timeout=300_000)))
-                points = page.locator(".js-plotly-plot").first.locator(".scatterlayer .point")
-                rows.append(("zoom",) + _timed(page, meter, lambda: points.nth(points.count() // 2).click(force=True),
-                                               lambda: None))
-                eager = 30 * 9 * t * t * 4
-                for i, (name, secs, got) in enumerate(rows):
-                    note = f"{eager / 1e6:,.0f} MB of weights ({eager / max(got, 1):,.0f}x)" if i == 0 else ""
-                    print(f"{t:>7} {name:<13} {secs:>8.2f} {got / 1e6:>12.2f}   {note}", flush=True)
-                page.close()
-            browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with app_server(ROOT / "bench" / "results" / "llm_browser-server.log") as (url, _), sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        print(f"SmolLM2-135M-Instruct on the Transformer page, headless Chromium; load average "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the start")
+        print(f"{'tokens':>7} {'view':<13} {'seconds':>8} {'MB received':>12}   eager output_attentions")
+        for n in args.tokens:
+            page = browser.new_page(viewport={"width": 1600, "height": 1400})
+            meter = Meter(page)
+            page.goto(f"{url}/transformer", wait_until="domcontentloaded")
+            page.get_by_role("heading", name="Transformer attention").wait_for(timeout=120_000)
+            wait_idle(page)
+            page.get_by_text("SmolLM2-135M-Instruct (decoder LLM, 8k tokens)").click()
+            box = page.get_by_role("textbox", name="Prompt")
+            box.wait_for(timeout=300_000)  # the first use converts the GGUF once
+            wait_idle(page)
+            box.fill(SENTENCE * max(1, round(n / TOKENS_PER_SENTENCE)))
+            shown = re.compile(r"all [\d,]+ tokens")
+            rows = [("first view",) + _timed(
+                page, meter, lambda: box.press("Control+Enter"),
+                lambda: page.get_by_text(shown).first.wait_for(timeout=600_000))]
+            title = page.get_by_text(shown).first.text_content()
+            t = int(re.search(r"all ([\d,]+) tokens", title).group(1).replace(",", ""))
+            layer = int(re.search(r"Layer (\d+),", title).group(1))
+            # each switch waits for the overview's title to name the new head: a switch the
+            # page did not take would otherwise count as 0 bytes
+            rows.append(("head switch",) + _timed(
+                page, meter, lambda: _pick(page, "Head", "3"),
+                lambda: page.get_by_text(f"Layer {layer}, head 3: all").first.wait_for(timeout=300_000)))
+            rows.append(("layer switch",) + _timed(
+                page, meter, lambda: _pick(page, "Layer", "18"),
+                lambda: page.get_by_text("Layer 18, head 3: all").first.wait_for(timeout=300_000)))
+            points = page.locator(".js-plotly-plot").first.locator(".scatterlayer .point")
+            rows.append(("zoom",) + _timed(page, meter, lambda: points.nth(points.count() // 2).click(force=True),
+                                           lambda: None))
+            eager = 30 * 9 * t * t * 4
+            for i, (name, secs, got) in enumerate(rows):
+                note = f"{eager / 1e6:,.0f} MB of weights ({eager / max(got, 1):,.0f}x)" if i == 0 else ""
+                print(f"{t:>7} {name:<13} {secs:>8.2f} {got / 1e6:>12.2f}   {note}", flush=True)
+            page.close()
+        browser.close()
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from corpora.fashion import DatasetMissing
 from models.show_attend_tell import MODES, ShowAttendTell
 from models.weights import load_weights, read_card
 from ui.spatial import assets_dir, upload_to_input
+from ui.loads import logged_load
 
 __all__ = ["DatasetMissing", "VARIANT_TITLES", "CaptionInput", "available_variants", "load_card",
            "caption_or_reason", "test_scene", "from_upload", "train_command", "noun_item"]
@@ -69,6 +70,7 @@ def load_card(variant: str) -> dict | None:
 
 
 @st.cache_resource(show_spinner="Loading captioner…")
+@logged_load
 def load_captioner(variant: str) -> ShowAttendTell:
     model = ShowAttendTell(variant, VOCAB, MAX_LEN)
     load_weights(model, _paths(variant)[0])
@@ -87,7 +89,7 @@ def from_upload(image, invert: bool, name: str) -> CaptionInput:
     return CaptionInput(image=converted.image, labels=(), boxes=(), reference=None, source=name)
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
+@st.cache_data(show_spinner="Writing the caption…", max_entries=256)
 def _caption(variant: str, key: str, _image: np.ndarray, beam: int) -> dict:
     """Decode one input; ``key`` identifies the pixels (``_image`` is not hashed)."""
     model = load_captioner(variant)

@@ -10,6 +10,7 @@ import streamlit as st
 
 from corpora.captions import box_mass
 from ui.captioning import VARIANT_TITLES, CaptionInput, caption_or_reason, load_card, noun_item, train_command
+from ui.widgets import clamp_choice
 from viz.captioning import strip_figure, word_figure
 
 NO_BAR = {"displayModeBar": False}
@@ -45,7 +46,8 @@ def show_word(inp: CaptionInput, result: dict) -> None:
     """One word's attention large, its gate β, and its mass inside the named item's box."""
     words, alphas, betas = result["words"], result["alphas"], result["betas"]
     if len(words) > 1:
-        t = int(st.slider("Word", 1, len(words), 1, key="cap_word", help="Pick a word to see its attention large.")) - 1
+        clamp_choice("cap_word", len(words) + 1, default=1)  # a shorter caption, or a link's word beyond it
+        t = int(st.slider("Word", 1, len(words), key="cap_word", help="Pick a word to see its attention large.")) - 1
     else:  # a slider needs two ends
         t = 0
     named = noun_item(words[t], inp)
@@ -110,3 +112,15 @@ def show_variants(variants: list[str], inp: CaptionInput, beam: int, result: dic
     definition = (load_card("full") or {}).get("test", {}).get("attention_correctness_definition")
     if definition:
         st.caption("Attention correctness: " + definition)
+
+
+def share_captioning_view(variants: list[str]) -> None:
+    """The input (test scene or sample photo), the decoding, the word and the compared
+    variant travel in the page's address."""
+    from corpora.captions import MAX_LEN
+    from ui.share import Field, int_in, one_of, shareable
+    from ui.spatial import scene_fields
+
+    shareable("captioning", [*scene_fields("cap"), Field("cap_decoding", one_of(["Greedy", "Beam search"])),
+                             Field("cap_beam", int_in(1, 10)), Field("cap_word", int_in(1, MAX_LEN)),
+                             Field("cap_variant", one_of([v for v in variants if v != "full"]))])

@@ -142,7 +142,8 @@ def decode_or_explain(data: bytes, name: str) -> DecodedImage | None:
     import streamlit as st
 
     try:
-        decoded = decode_image(data, name=name)
+        with st.spinner(f"Reading {name}…"):  # shown only past half a second: a large upload
+            decoded = decode_image(data, name=name)
     except ImageInputError as exc:
         st.error(str(exc))
         return None

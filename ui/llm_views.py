@@ -11,6 +11,7 @@ from models.pretrained import llm_capture as lc
 from ui.attribution_views import show_decoder_attribution
 from ui.clicks import pair_from
 from ui.export import figure_config
+from ui.share import copy_link, link_slot
 from analysis.head_roles import ROLES, chance
 from ui.llm import (LOCAL_WINDOW, MAX_NEW_TOKENS, PROBE_SEEDS, TILE, LLMRun, load_lm_or_explain,
                     MODEL_VIEW_TOKENS, model_view_of, overview_of, received_of, roles_of, row_of, run_llm,
@@ -190,6 +191,7 @@ def llm_explore(path: str, text: str, chat: bool, n_new: int, run: LLMRun) -> No
     captured = run.captured
     clamp_choice("llm_layer", captured.n_layers, default=captured.n_layers // 2)
     clamp_choice("llm_head", captured.n_heads)
+    link = link_slot()
     a, b = st.columns(2)
     layer = a.selectbox("Layer", range(captured.n_layers), key="llm_layer")
     head = b.selectbox("Head", range(captured.n_heads), key="llm_head",
@@ -204,6 +206,7 @@ def llm_explore(path: str, text: str, chat: bool, n_new: int, run: LLMRun) -> No
         if tab.open:  # only the open tab computes anything
             with tab:
                 view()
+    copy_link("transformer", link)  # last: the clamped pickers and the open tab are in it
 
 
 def llm_page(path: str) -> None:

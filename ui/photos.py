@@ -23,6 +23,7 @@ from analysis.affinity import StageCache, click_records, stage_cache
 from models.pretrained import efficientnet_lite as effnet
 from models.device import pick_device
 from ui.clicks import point_pair, selected_points
+from ui.loads import logged_load
 
 FEATURE_SIDES = (224, 448, 1024)  # longest side the backbone sees for the click maps
 WORKING_SIDE = 1024               # every map on the page lives at most at this size
@@ -42,7 +43,8 @@ def working_image(decoded) -> tuple[np.ndarray, str | None]:
         return decoded.array, None
     f = WORKING_SIDE / max(w, h)
     size = (max(1, round(w * f)), max(1, round(h * f)))
-    small = img.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    with st.spinner(f"Shrinking the {w} x {h} image to {size[0]} x {size[1]}…"):
+        small = img.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
     return np.asarray(small, dtype=np.uint8), f"Working on a {size[0]} x {size[1]} copy of the {w} x {h} image."
 
 
@@ -54,6 +56,7 @@ def image_key(image: np.ndarray) -> str:
 
 
 @st.cache_resource(show_spinner="Loading EfficientNet-Lite0 …")
+@logged_load
 def load_model() -> effnet.EfficientNetLite0:
     return effnet.load_efficientnet_lite0(pick_device())
 
@@ -161,6 +164,7 @@ def class_options() -> list[str]:
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the vision transformer …")
+@logged_load
 def load_vit(path: str):
     from models.pretrained.hf_vision import load_vision_transformer
 

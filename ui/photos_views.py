@@ -202,9 +202,10 @@ def show_vit_section(key: str, image: np.ndarray) -> None:
 
 
 def share_photos_view() -> None:
-    """The example photo and the query point travel in the page's address."""
+    """The example photo, the query point and the backbone stage travel in the page's address."""
     from ui.image_input import sample_images
     from ui.share import Field, one_of, pair_of, shareable, show_pair
 
     shareable("photos", [Field("photos_source", one_of(sample_images())),
-                         Field("photos_query", pair_of(float, 0.0, 1.0), show_pair)])
+                         Field("photos_query", pair_of(float, 0.0, 1.0), show_pair),
+                         Field("photos_stage", one_of(effnet.STAGE_NAMES))])

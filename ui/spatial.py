@@ -26,6 +26,7 @@ import models.weights as weights_io
 from models.weights import load_weights, read_card
 from ui.clicks import point_pair, selected_points
 from ui.image_input import decode_or_explain, drop_zone, sample_images
+from ui.loads import logged_load
 
 ARCH_TITLES = {
     "baseline": "Baseline (no attention)",
@@ -81,6 +82,7 @@ def load_sagan_card() -> dict | None:
 
 
 @st.cache_resource(show_spinner="Loading model…")
+@logged_load
 def load_classifier(arch: str) -> SpatialClassifier:
     card = read_card(card_path(arch)) or {}
     width = int(card.get("hyperparameters", {}).get("width", 16))
@@ -99,6 +101,7 @@ def load_sagan_or_reason() -> tuple[SAGAN | None, str | None]:
 
 
 @st.cache_resource(show_spinner="Loading SAGAN…")
+@logged_load
 def load_sagan() -> SAGAN | None:
     path = assets_dir() / "sagan.safetensors"
     if not path.is_file():
@@ -153,6 +156,16 @@ def scene_or_upload(prefix: str, from_scene, from_image, index_key: str | None =
     if note:
         st.caption(note)
     return from_image(decoded.image, invert, decoded.source)
+
+
+def scene_fields(prefix: str, index_key: str | None = None) -> list:
+    """The shareable choices of ``scene_or_upload`` (an upload itself never travels in a link)."""
+    from ui.share import Field, flag, int_in, one_of, show_flag
+
+    return [Field(f"{prefix}_source", one_of(["Test scene", "Sample photo"])),
+            Field(index_key or f"{prefix}_index", int_in(0, 9999)),
+            Field(f"{prefix}_upload_source", one_of(sample_images())),
+            Field(f"{prefix}_invert", flag, show_flag)]
 
 
 def upload_to_input(image: Image.Image, invert: bool, name: str) -> ModelInput:
@@ -213,7 +226,7 @@ def affinity_row(arch: str, key: str, _image: np.ndarray, row: int, col: int) ->
     return {r.name.rsplit(".", 1)[-1]: r.numpy()[0].reshape(r.grid) for r in records}
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_data(show_spinner="Generating SAGAN samples…", max_entries=32)
 def sagan_samples(seed: int, n: int) -> np.ndarray:
     gan = load_sagan()
     g = torch.Generator().manual_seed(int(seed))
@@ -277,5 +290,5 @@ __all__ = [
     "ARCH_TITLES", "ARCHS", "NL_MODES", "GRID", "DatasetMissing", "ModelInput", "available_archs",
     "load_card", "load_classifier", "load_sagan", "load_sagan_or_reason", "load_sagan_card", "test_scene", "upload_to_input",
     "run_classifier", "run_all", "affinity_row", "sagan_samples", "sagan_row", "query_from_selection",
-    "click_to_state", "class_name",
+    "click_to_state", "class_name", "scene_fields",
 ]

@@ -21,7 +21,8 @@ NO_BAR = {"displayModeBar": False}
 
 def run_or_stop(archs: list[str], model_input: ModelInput) -> tuple[list[str], dict[str, dict]]:
     """Every model's result on the input; a damaged model is left out with a warning."""
-    results, broken = run_all(archs, model_input.key, model_input.image)
+    with st.spinner(f"Running the {len(archs)} classifiers on {model_input.source}…"):
+        results, broken = run_all(archs, model_input.key, model_input.image)
     for arch, reason in broken.items():
         st.warning(f"{ARCH_TITLES[arch]} is left out: its weights could not be loaded ({reason}). "
                    "Retrain it with the command in its model card.")
@@ -31,6 +32,11 @@ def run_or_stop(archs: list[str], model_input: ModelInput) -> tuple[list[str], d
     return archs, results
 
 
+def _short(name: str, limit: int = 36) -> str:
+    """A long file name cut for a chart title (the caption under the drop zone has it whole)."""
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
 def query_picker(model_input: ModelInput) -> tuple[int, int]:
     """The input with its clickable cells, and the row/column inputs a click fills in."""
     keys = ("q_row", "q_col")
@@ -38,12 +44,13 @@ def query_picker(model_input: ModelInput) -> tuple[int, int]:
     chart_key = "spatial_click"
     st.plotly_chart(
         clickable_image(model_input.image, GRID, box=model_input.box, query=query,
-                        title=f"What the models see (64 × 64): {model_input.source}"),
+                        title=f"What the models see (64 × 64):\n{_short(model_input.source)}"),
         key=chart_key, on_select=click_to_state(chart_key, *keys, GRID, store="q_query"),
         selection_mode="points", config=NO_BAR)
     c1, c2 = st.columns(2)
-    row = c1.number_input("Query row (0-15)", 0, GRID[0] - 1, step=1, key="q_row", on_change=keep_query("q_query", keys))
-    col = c2.number_input("Query column (0-15)", 0, GRID[1] - 1, step=1, key="q_col", on_change=keep_query("q_query", keys))
+    # short labels: two boxes side by side in a third of a 1000 px page must not wrap
+    row = c1.number_input("Row (0–15)", 0, GRID[0] - 1, step=1, key="q_row", on_change=keep_query("q_query", keys))
+    col = c2.number_input("Column (0–15)", 0, GRID[1] - 1, step=1, key="q_col", on_change=keep_query("q_query", keys))
     st.caption("Click a cell of the image (or set row and column) to choose the query pixel; "
                "the green box is the target's ground truth (test scenes only).")
     return int(row), int(col)
@@ -70,7 +77,8 @@ def show_predictions(model_input: ModelInput, archs: list[str], results: dict[st
     truth = class_name(model_input.label) if model_input.label is not None else "unknown (upload)"
     st.markdown(f"**Ground truth:** {html.escape(truth)}")
     st.dataframe(pd.DataFrame([{"model": ARCH_TITLES[a], "prediction": class_name(int(results[a]["probs"].argmax())),
-                                "confidence": float(results[a]["probs"].max())} for a in archs]), hide_index=True)
+                                "confidence": float(results[a]["probs"].max())} for a in archs]), hide_index=True,
+                 column_config={"confidence": st.column_config.NumberColumn(format="%.2f", width="small")})
 
 
 def show_cards(archs: list[str]) -> None:
@@ -188,6 +196,9 @@ def show_cbam_tab(archs, results, model_input: ModelInput) -> None:
 
 
 def show_compare_tab(archs, results, model_input: ModelInput, query: tuple[int, int]) -> None:
+    for key in ("cmp_left", "cmp_right"):  # a linked variant that failed to load here
+        if key in st.session_state and st.session_state[key] not in archs:
+            del st.session_state[key]
     c1, c2 = st.columns(2)
     first = c1.selectbox("Left", archs, index=archs.index("nl_embedded") if "nl_embedded" in archs else 0,
                          format_func=ARCH_TITLES.get, key="cmp_left")
@@ -241,9 +252,12 @@ def show_sagan_tab(n: int = 16) -> None:
     st.caption(_sagan_caption(load_sagan_card() or {}))
 
 
-def share_spatial_view() -> None:
-    """The test scene and the query cell travel in the page's address."""
-    from ui.share import Field, int_in, pair_of, shareable, show_pair
+def share_spatial_view(archs: list[str]) -> None:
+    """The input (test scene or sample photo), the query cell and the two compared
+    variants travel in the page's address."""
+    from ui.share import Field, one_of, pair_of, shareable, show_pair
+    from ui.spatial import scene_fields
 
-    shareable("spatial", [Field("scene_index", int_in(0, 9999)),
-                          Field("q_query", pair_of(int, 0, GRID[0] - 1), show_pair)])
+    shareable("spatial", [*scene_fields("spatial", index_key="scene_index"),
+                          Field("q_query", pair_of(int, 0, GRID[0] - 1), show_pair),
+                          Field("cmp_left", one_of(archs)), Field("cmp_right", one_of(archs))])

@@ -21,9 +21,11 @@ from models.pretrained.hf import LoadedTransformer, ModelDirError, check_model_d
 from models.pretrained.llm_local import checked_gguf, smollm2_gguf
 from models.records import AttentionMap
 from viz.attention import ModelViewImage, model_view_image
+from ui.loads import logged_compute, logged_load
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=3)
+@logged_load
 def load_model(model_dir: str) -> LoadedTransformer:
     return load_transformer(model_dir)
 
@@ -71,6 +73,7 @@ def _prepare(record: AttentionMap) -> RecordView:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
+@logged_compute
 def analyse_text(model_dir: str, text: str) -> TextAnalysis:
     """One forward pass per (model, text); every view reads from this."""
     loaded = load_model(model_dir)
@@ -147,9 +150,18 @@ def load_or_explain(model_dir: str) -> LoadedTransformer | None:
 
 
 def share_transformer_view() -> None:
-    """The model choice and the layer and head travel in the page's address (values out of
-    range for the model are clamped when the pickers are drawn)."""
-    from ui.share import Field, int_in, one_of, shareable
+    """The model choice, the text (when short enough for a link), the attention, layer, head,
+    token, the LLM's chat template and continuation, and the open tab travel in the page's
+    address (values out of range for the model or the text are clamped when the pickers are
+    drawn). ui.share.copy_link shows the link."""
+    from ui.llm_views import TABS as LLM_TABS
+    from ui.share import Field, flag, int_in, one_of, shareable, show_flag, text_field
+    from ui.transformer_views import RECORD_TITLES, TABS
 
     shareable("transformer", [Field("tf_model_choice", one_of(MODEL_CHOICES)),
-                              *(Field(k, int_in(0, 1023)) for k in ("tf_layer", "tf_head", "llm_layer", "llm_head"))])
+                              text_field("tf_text_input"), text_field("llm_text"),
+                              Field("tf_record", one_of(RECORD_TITLES)),
+                              *(Field(k, int_in(0, 1023)) for k in ("tf_layer", "tf_head", "llm_layer", "llm_head")),
+                              *(Field(k, int_in(0, 1_000_000)) for k in ("tf_query", "llm_query")),
+                              Field("llm_chat", flag, show_flag), Field("llm_new", int_in(0, 64)),
+                              Field("tf_tab", one_of(TABS)), Field("llm_tab", one_of(LLM_TABS))])

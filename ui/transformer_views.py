@@ -10,6 +10,7 @@ import streamlit as st
 from analysis.head_stats import STAT_COLUMNS, head_statistics_table
 from ui.attribution_views import show_encoder_attribution
 from ui.clicks import selected_points
+from ui.share import copy_link, link_slot
 from ui.export import data_uri_bytes, download, figure_config, matrix_csv, settings_json, stack_npz
 from ui.transformer import TextAnalysis, analyse_text, rollout_of, stats_of
 from ui.widgets import chars_cut_notice, clamp_choice, computed_or_stop
@@ -26,8 +27,9 @@ TABS = ["Head map", "Model view", "Head view", "Rollout", "Head statistics", "At
 
 def text_form() -> str:
     """The text to analyse; stops the page when it is empty."""
+    st.session_state.setdefault("tf_text_input", SAMPLE)  # a shared link may have set it already
     with st.form("tf_text_form", border=False):
-        text = st.text_area("Text", value=SAMPLE, height=110, key="tf_text_input",
+        text = st.text_area("Text", height=110, key="tf_text_input",
                             help="Ctrl+Enter (⌘+Enter) runs the model.")
         st.form_submit_button("Analyse", type="primary", icon=":material/play_arrow:")
     if not text.strip():
@@ -182,6 +184,7 @@ def explore(model_dir: str, model_type: str, text: str, analysis: TextAnalysis, 
     n_layers, n_heads, n_query, _ = view.weights.shape
     for key, upper in (("tf_layer", n_layers), ("tf_head", n_heads), ("tf_query", n_query)):
         clamp_choice(key, upper)
+    link = link_slot()
     c1, c2, c3, c4 = st.columns([1, 1, 2, 1.2])
     layer = c1.selectbox("Layer", range(n_layers), key="tf_layer")
     head = c2.selectbox("Head", range(n_heads), key="tf_head")
@@ -221,3 +224,4 @@ def explore(model_dir: str, model_type: str, text: str, analysis: TextAnalysis, 
     if export_tab.open:
         with export_tab:
             show_export_tab(model_dir, text, record_name, view, layer, head, settings, fmt)
+    copy_link("transformer", link)  # last: the clamped pickers and the open tab are in it

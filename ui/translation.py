@@ -20,6 +20,7 @@ from models.device import pick_device
 from analysis.alignment import AlignmentScore, pool_to_words, reference_matrix, uniform_attention
 from models.translation.nets import ARCHS
 from models.translation.translator import ASSETS, Translator, card_path, weights_path, word_index
+from ui.loads import logged_compute, logged_load
 
 MAX_WORDS = 80  # the models were trained on verses of at most 80 words
 TITLES = {"seq2seq": "seq2seq (LSTM, no attention)", "rnnsearch": "RNNsearch (additive attention)",
@@ -36,6 +37,7 @@ def train_command(arch: str) -> str:
 
 
 @st.cache_resource(show_spinner="Loading the translation models…", max_entries=2)
+@logged_load
 def load_translators(folder: str) -> tuple[dict[str, Translator], dict[str, str]]:
     """Every model whose weights exist, and for the rest the reason they are missing."""
     found, missing = {}, {}
@@ -79,6 +81,7 @@ def cut_words(text: str, limit: int = MAX_WORDS) -> tuple[str, int]:
 
 
 @st.cache_resource(show_spinner="Translating…", max_entries=16)
+@logged_compute
 def translate_all(folder: str, text: str, beam: int) -> dict[str, ModelOutput]:
     translators, _ = load_translators(folder)
     return {arch: _freeze(t.translate(text, beam=beam), arch) for arch, t in translators.items()}

@@ -11,6 +11,7 @@ import numpy as np
 import streamlit as st
 
 from ui.export import download, figure_config, matrix_csv, settings_json, stack_npz
+from ui.share import copy_link, link_slot
 from ui.translation import (MAX_WORDS, TITLES, ModelOutput, bleu_series, cut_words, load_cards,
                             REFERENCES, load_translators, quality_rows, reference_view, significance_lines,
                             translate_all)
@@ -51,8 +52,9 @@ def verse_picker(verses: list[dict]) -> None:
 
 def sentence_form() -> tuple[str, int]:
     """The English text (cut to MAX_WORDS) and the beam width (1: greedy); stops on empty text."""
+    st.session_state.setdefault("tr_text", SAMPLE)  # a shared link may have set it already
     with st.form("tr_form", border=False):
-        text = st.text_area("English sentence", value=SAMPLE, height=90, key="tr_text",
+        text = st.text_area("English sentence", height=90, key="tr_text",
                             help=f"Up to {MAX_WORDS} words are translated. Ctrl+Enter (⌘+Enter) translates.")
         a, b = st.columns([1, 2])
         decoding = a.radio("Decoding", ["Greedy", "Beam search"], horizontal=True, key="tr_decoding")
@@ -106,6 +108,9 @@ def pick_layer_head(tf: ModelOutput | None) -> tuple[object, object]:
     if tf is None:
         return None, None
     n_layers, n_heads = tf.maps["decoder.cross"].shape[:2]
+    for key, n in (("tr_layer_sel", n_layers), ("tr_head_sel", n_heads)):  # a link made for a bigger model
+        if st.session_state.get(key, "mean") not in ("mean", *range(n)):
+            st.session_state[key] = "mean"
     c1, c2 = st.columns(2)
     layer = c1.selectbox("Transformer layer", ["mean", *range(n_layers)], key="tr_layer_sel",
                          format_func=lambda x: "mean of layers" if x == "mean" else f"layer {x}")
@@ -280,6 +285,7 @@ def show_export_tab(outputs: Outputs, text: str, beam: int, layer, head) -> None
 @st.fragment
 def explore(folder: str, outputs: Outputs, text: str, beam: int, verse: dict | None) -> None:
     """Everything below the translations: reruns alone, reading the cached outputs."""
+    link = link_slot()
     fmt = st.segmented_control("Save figures as", ["PNG", "SVG"], default="PNG", key="tr_fig_format")
     config = figure_config("translation", fmt or "PNG")
     layer, head = pick_layer_head(outputs.get("transformer"))
@@ -300,3 +306,17 @@ def explore(folder: str, outputs: Outputs, text: str, beam: int, verse: dict | N
     if export_tab.open:
         with export_tab:
             show_export_tab(outputs, text, beam, layer, head)
+    copy_link("translation", link)  # last: the clamped step and the open tab are in it
+
+
+def share_translation_view(n_verses: int) -> None:
+    """The sentence (when short enough for a link), the decoding, the test verse, the
+    Transformer's layer and head, the step, the reference and the open tab travel in the
+    page's address."""
+    from ui.share import Field, int_in, int_or, one_of, shareable, text_field
+
+    shareable("translation", [text_field("tr_text"), Field("tr_decoding", one_of(["Greedy", "Beam search"])),
+                              Field("tr_beam", int_in(1, 10)), Field("tr_verse", int_in(0, max(0, n_verses - 1))),
+                              Field("tr_layer_sel", int_or("mean", 0, 63)), Field("tr_head_sel", int_or("mean", 0, 63)),
+                              Field("tr_step", int_in(0, 10_000)), Field("tr_reference", one_of(REFERENCES)),
+                              Field("tr_tab", one_of(TABS))])

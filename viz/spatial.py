@@ -39,9 +39,10 @@ def _base(image: np.ndarray, title: str, size: int) -> go.Figure:
     fig = go.Figure(go.Heatmap(z=img, colorscale="gray", showscale=False, hoverinfo="skip",
                                zmin=0, zmax=max(float(img.max()), 1e-6)))
     h, w = img.shape
+    lines = title.count("\n")  # a title may take a second line, so a narrow column does not clip it
     fig.update_layout(
-        title=dict(text=escape(title), font=dict(size=13)),
-        width=size or None, height=(size or 300) + 40, margin=dict(l=5, r=5, t=40, b=5),
+        title=dict(text=escape(title).replace("\n", "<br>"), font=dict(size=13)),
+        width=size or None, height=(size or 300) + 40 + 16 * lines, margin=dict(l=5, r=5, t=40 + 16 * lines, b=5),
         xaxis=dict(range=[-0.5, w - 0.5], showticklabels=False, showgrid=False, zeroline=False,
                    constrain="domain"),
         yaxis=dict(range=[h - 0.5, -0.5], showticklabels=False, showgrid=False, zeroline=False,

@@ -7,20 +7,15 @@ tests/e2e/screenshots/ for a person to look at.
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.e2e.harness import ROOT, app_server, launch_chromium, wait_idle as _wait_idle, watch_requests
+
 SHOTS = Path(__file__).resolve().parent / "screenshots"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 HOSTILE = "<script>alert(1)</script> <img src=x onerror=alert(1)> 😀 你好 שלום"
 
 pytestmark = pytest.mark.browser
@@ -44,74 +39,30 @@ def _app_pages() -> list[str]:
     raise AssertionError("app.py has no PAGES list")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    port = _free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    log = open(SHOTS / "server.log", "w")  # kept beside the screenshots for a failed run
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true",
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise AssertionError("the Streamlit server did not start within 90 s")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    with app_server(SHOTS / "server.log") as (url, _):  # the log stays beside the screenshots
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make test` installs Debian's chromium"
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
+        b = launch_chromium(p)
         yield b
         b.close()
 
 
-def _wait_idle(page, timeout=240_000, quiet_ms=2_000):
-    """Wait until the script has finished: no spinner or skeleton, and the page has
-    stopped changing for quiet_ms (Streamlit streams elements while a script runs)."""
-    busy = ('[data-testid="stSpinner"], [data-testid="stSkeleton"], '
-            '[data-testid="stStatusWidget"]')
-    waited, last, quiet = 0, None, 0
-    while waited < timeout:
-        state = page.evaluate(
-            "(busy) => [document.querySelectorAll('*').length, document.body.innerText.length,"
-            " document.querySelectorAll(busy).length]", busy)
-        quiet = quiet + 250 if state == last and state[2] == 0 else 0
-        if quiet >= quiet_ms:
-            return
-        last = state
-        page.wait_for_timeout(250)
-        waited += 250
-    raise AssertionError(f"the page was still busy after {timeout / 1000:.0f} s")
+def _new_page(browser, server, width, height):
+    """A page whose requests are watched: ``offsite`` collects any to another host."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    return page, watch_requests(page, server)
+
+
+def _assert_offline(offsite, name):
+    assert not offsite, f"{name}: requests to hosts other than the app's own: {sorted(set(offsite))[:10]}"
 
 
 def _assert_no_error(page, name):
@@ -124,7 +75,7 @@ def test_every_page_in_a_real_browser(server, browser, width):
     (a clipped control or an over-wide chart shows as horizontal overflow)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     dialogs = []
-    page = browser.new_page(viewport={"width": width, "height": 1000})
+    page, offsite = _new_page(browser, server, width, 1000)
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
 
     page.goto(server, wait_until="domcontentloaded")
@@ -145,12 +96,13 @@ def test_every_page_in_a_real_browser(server, browser, width):
             overflow[stem] = extra
     assert not overflow, f"pixels of horizontal overflow at {width} px: {overflow}"
     assert not dialogs
+    _assert_offline(offsite, f"every page at {width} px")
 
 
 def test_transformer_page_hostile_text_and_model_view_click(server, browser):
     SHOTS.mkdir(parents=True, exist_ok=True)
     dialogs = []
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page, offsite = _new_page(browser, server, 1400, 1100)
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.goto(f"{server}/transformer", wait_until="domcontentloaded")
     page.get_by_role("heading", name="Transformer attention").wait_for(timeout=120_000)
@@ -201,13 +153,14 @@ def test_transformer_page_hostile_text_and_model_view_click(server, browser):
     assert csv_text.startswith("# model_dir: ") and "# layer: 2" in csv_text and "# head: 5" in csv_text
     assert "<script>alert(1)</script>" in csv_text
     assert not dialogs, dialogs
+    _assert_offline(offsite, "transformer")
 
 
 def test_photos_click_moves_the_query(server, browser):
     from playwright.sync_api import expect
 
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    page, offsite = _new_page(browser, server, 1400, 1200)
     page.goto(f"{server}/photos", wait_until="domcontentloaded")
     caption = page.get_by_text(re.compile(r"query cell \(row \d+, col \d+\)"))
     caption.wait_for(timeout=240_000)
@@ -222,12 +175,13 @@ def test_photos_click_moves_the_query(server, browser):
     _wait_idle(page)
     _assert_no_error(page, "photos after click")
     page.screenshot(path=str(SHOTS / "photos-click.png"), full_page=True)
+    _assert_offline(offsite, "photos")
 
 
 def test_smollm2_long_prompt_click_to_zoom_and_head_grid(server, browser):
     """Issue 12: pick SmolLM2, paste a long document, click the overview to zoom, click a head."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page = browser.new_page(viewport={"width": 1600, "height": 1400})
+    page, offsite = _new_page(browser, server, 1600, 1400)
     page.goto(f"{server}/transformer", wait_until="domcontentloaded")
     page.get_by_role("heading", name="Transformer attention").wait_for(timeout=120_000)
     _wait_idle(page)
@@ -261,3 +215,87 @@ def test_smollm2_long_prompt_click_to_zoom_and_head_grid(server, browser):
     assert combos.nth(0).input_value() == "18" and combos.nth(1).input_value().startswith("6 ")
     _assert_no_error(page, "llm grid")
     page.screenshot(path=str(SHOTS / "transformer-llm-heads.png"), full_page=True)
+    _assert_offline(offsite, "llm")
+
+
+def test_three_sessions_at_once_see_only_their_own_results(server):
+    """Issue 14, item 6: three browsers at once, two typing different texts on the
+    Transformer page and one uploading to the image lab and clicking a cell; each page
+    ends with its own input and results and nothing of the others' (bench/sessions.py
+    runs eight and measures them)."""
+    from bench.sessions import Session, run_sessions
+
+    sessions = run_sessions(server, [Session("transformer", 0), Session("transformer", 1), Session("spatial", 2)],
+                            timeout_s=80, together=True, max_s=85)
+    for s in sessions:
+        assert s.error is None, (s.kind, s.error)
+        assert s.own_marker_seen, f"{s.kind} {s.marker!r}: its own input is not on its page"
+        assert not s.foreign_markers, f"{s.kind} {s.marker!r} shows other sessions' inputs: {s.foreign_markers}"
+        assert not s.offsite, s.offsite
+
+
+def test_a_second_click_while_the_model_runs_does_not_run_it_twice(server, browser):
+    """Issue 14, item 8: Analyse pressed again while the forward pass runs shows the same
+    status line and reads the cached result; the server logs one forward pass (ui/loads.py)."""
+    from ui.loads import COMPUTE
+
+    page, offsite = _new_page(browser, server, 1400, 1000)
+    page.goto(f"{server}/transformer", wait_until="domcontentloaded")
+    page.get_by_role("heading", name="Transformer attention").wait_for(timeout=120_000)
+    _wait_idle(page)
+    page.get_by_role("textbox", name="Text").fill("A second click on the violin must not run the model twice.")
+    button = page.get_by_role("button", name="Analyse")
+    button.click()
+    button.click()  # at once, while the first run is busy
+    page.get_by_role("textbox", name="Text").press("Control+Enter")  # and the shortcut, a third time
+    page.locator(".js-plotly-plot .xtick text", has_text="violin").first.wait_for(timeout=120_000)
+    _wait_idle(page)
+    _assert_no_error(page, "transformer after three clicks")
+    log = (SHOTS / "server.log").read_text(encoding="utf-8", errors="replace")
+    runs = [line for line in log.splitlines() if COMPUTE in line and "analyse_text" in line and "violin" in line]
+    assert len(runs) == 1, runs
+    _assert_offline(offsite, "transformer, three clicks")
+
+
+def test_copy_link_opens_the_same_view_in_a_fresh_browser(server, browser):
+    """Issue 14, item 5: a click in a fragment (the model view) moves the address too; the
+    Copy link box holds that address; a new browser context opened on it shows the same
+    text, layer and head."""
+    from urllib.parse import parse_qs, urlsplit
+
+    page, offsite = _new_page(browser, server, 1400, 1100)
+    page.goto(f"{server}/transformer", wait_until="domcontentloaded")
+    page.get_by_role("heading", name="Transformer attention").wait_for(timeout=120_000)
+    _wait_idle(page)
+    text = "Links keep the weasel & its <b>token</b>."
+    box = page.get_by_role("textbox", name="Text")
+    box.fill(text)
+    box.press("Control+Enter")
+    page.locator(".js-plotly-plot .xtick text", has_text="weasel").first.wait_for(timeout=120_000)
+    page.get_by_role("tab", name="Model view").click()
+    _wait_idle(page)
+    page.locator(".js-plotly-plot .scatterlayer .point").nth(3 * 12 + 7).click(force=True)  # layer 3, head 7
+    _wait_idle(page)
+    address = parse_qs(urlsplit(page.url).query)
+    assert address["tf_layer"] == ["3"] and address["tf_head"] == ["7"] and address["tf_text_input"] == [text]
+    page.get_by_role("button", name="Copy link").click()
+    code = page.locator('[data-testid="stPopoverBody"] [data-testid="stCode"]').first
+    code.wait_for(timeout=30_000)
+    link = code.inner_text().strip()
+    assert urlsplit(link).netloc == urlsplit(server).netloc and parse_qs(urlsplit(link).query) == address
+    page.screenshot(path=str(SHOTS / "transformer-copy-link.png"))
+
+    fresh = browser.new_context(viewport={"width": 1000, "height": 1000})  # no cookies, no session
+    other = fresh.new_page()
+    elsewhere = watch_requests(other, server)
+    other.goto(link, wait_until="domcontentloaded")
+    # the Model view tab is open: its enlarged map is titled with the layer and head
+    other.locator(".js-plotly-plot .gtitle", has_text="Layer 3, head 7").first.wait_for(timeout=120_000)
+    _wait_idle(other)
+    assert other.get_by_role("textbox", name="Text").input_value() == text
+    combos = other.locator('[data-testid="stSelectbox"] input[role="combobox"]')
+    assert [combos.nth(i).input_value() for i in range(2)] == ["3", "7"]
+    assert other.get_by_role("tab", name="Model view").get_attribute("aria-selected") == "true"
+    other.screenshot(path=str(SHOTS / "transformer-from-link-1000.png"), full_page=True)
+    fresh.close()
+    _assert_offline(offsite + elsewhere, "copy link")
