@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.harness import app_server, launch_chromium, wait_idle  # noqa: E402
+from tests.e2e.harness import app_server, launch_chromium, smollm2_prompt, wait_idle  # noqa: E402
 
 SENTENCE = "In the beginning God created the heavens and the earth, and the earth was formless. "
 TOKENS_PER_SENTENCE = 18  # SmolLM2's tokenizer on SENTENCE (checked: 60 copies = 1,080 tokens)
@@ -90,12 +90,7 @@ def main() -> None:
         for n in args.tokens:
             page = browser.new_page(viewport={"width": 1600, "height": 1400})
             meter = Meter(page)
-            page.goto(f"{url}/transformer", wait_until="domcontentloaded")
-            page.get_by_role("heading", name="Transformer attention").wait_for(timeout=120_000)
-            wait_idle(page)
-            page.get_by_text("SmolLM2-135M-Instruct (decoder LLM, 8k tokens)").click()
-            box = page.get_by_role("textbox", name="Prompt")
-            box.wait_for(timeout=300_000)  # the first use converts the GGUF once
+            box = smollm2_prompt(page, url)
             wait_idle(page)
             box.fill(SENTENCE * max(1, round(n / TOKENS_PER_SENTENCE)))
             shown = re.compile(r"all [\d,]+ tokens")

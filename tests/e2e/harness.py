@@ -119,3 +119,15 @@ def peak_rss_mb(pid: int) -> float:
     except OSError:
         pass
     return float("nan")
+
+
+def smollm2_prompt(page, server: str, timeout: int = 300_000):
+    """Open the Transformer page, pick SmolLM2 and return its prompt box (the first use
+    converts the GGUF once, hence the long wait)."""
+    page.goto(f"{server}/transformer", wait_until="domcontentloaded")
+    page.get_by_role("heading", name="Transformer attention").wait_for(timeout=120_000)
+    wait_idle(page)
+    page.get_by_text("SmolLM2-135M-Instruct (decoder LLM, 8k tokens)").click()
+    box = page.get_by_role("textbox", name="Prompt")
+    box.wait_for(timeout=timeout)
+    return box

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import ROOT, app_server, launch_chromium, wait_idle as _wait_idle, watch_requests
+from tests.e2e.harness import ROOT, app_server, launch_chromium, smollm2_prompt, wait_idle as _wait_idle, watch_requests
 
 SHOTS = Path(__file__).resolve().parent / "screenshots"
 HOSTILE = "<script>alert(1)</script> <img src=x onerror=alert(1)> 😀 你好 שלום"
@@ -182,12 +182,7 @@ def test_smollm2_long_prompt_click_to_zoom_and_head_grid(server, browser):
     """Issue 12: pick SmolLM2, paste a long document, click the overview to zoom, click a head."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page, offsite = _new_page(browser, server, 1600, 1400)
-    page.goto(f"{server}/transformer", wait_until="domcontentloaded")
-    page.get_by_role("heading", name="Transformer attention").wait_for(timeout=120_000)
-    _wait_idle(page)
-    page.get_by_text("SmolLM2-135M-Instruct (decoder LLM, 8k tokens)").click()
-    box = page.get_by_role("textbox", name="Prompt")
-    box.wait_for(timeout=240_000)  # the first use converts the GGUF once
+    box = smollm2_prompt(page, server, timeout=240_000)
     sentence = "In the beginning God created the heavens and the earth, and the earth was formless. "
     box.fill(sentence * 60 + HOSTILE)  # about 1,100 tokens
     box.press("Control+Enter")
