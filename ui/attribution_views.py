@@ -56,8 +56,8 @@ def encoder_explanation(model_dir: str, text: str, other: str) -> tuple[ta.TextE
     return ta.explain(target, ta.attention_maps(loaded.model, ids)), readable_tokens(tok, ids.tolist()), n_total
 
 
-def _card_table(card_name: str):
-    card = next((c for c in load_cards() if c.get("name") == card_name), None)
+def _card_table(card_name: str | None):
+    card = next((c for c in load_cards() if c.get("name") == card_name), None) if card_name else None
     if card is None:
         return None
     rows = []
@@ -73,7 +73,7 @@ def _card_table(card_name: str):
 
 
 def show_explanation(ex: ta.TextExplanation, tokens, layer: int, head: int, target_label: str,
-                     key: str, head_keys: tuple[str, str], card_name: str, config: dict) -> None:
+                     key: str, head_keys: tuple[str, str], card_name: str | None, config: dict) -> None:
     """The agreement grid (click a head), the chosen head against the attribution per
     token, and the deletion curves beside random orders."""
     method = st.segmented_control("Attribution", list(METHOD_LABELS), format_func=METHOD_LABELS.get,
@@ -149,8 +149,12 @@ def show_decoder_attribution(path: str, ids: tuple[int, ...], tokens, layer: int
     ex = computed_or_stop("Integrated gradients, input × gradient and blank-out over the context…",
                           lambda: decoder_explanation(path, tuple(ids), int(position)),
                           "The attribution could not be computed")
+    from models.pretrained.llm_local import smollm2_gguf
+
+    # the card was measured on SmolLM2: shown for that model only, never for a typed folder
+    card = "text-attribution-smollm2" if str(path) == str(smollm2_gguf()) else None
     show_explanation(ex, tokens[:position + 1], layer, head, target_label, "llm_attr", ("llm_layer", "llm_head"),
-                     "text-attribution-smollm2", config)
+                     card, config)
 
 
 def show_encoder_attribution(model_dir: str, text: str, layer: int, head: int, config: dict) -> None:
@@ -164,5 +168,8 @@ def show_encoder_attribution(model_dir: str, text: str, layer: int, head: int, c
                                            "The attribution could not be computed")
     if n_total > len(tokens):
         st.info(f"Attribution reads the first {len(tokens)} of the text's {n_total:,} tokens.")
+    from models.pretrained.hf import default_model_dir
+
+    card = "text-attribution-minilm" if str(model_dir) == str(default_model_dir()) else None
     show_explanation(ex, tokens, layer, head, "cosine similarity of the mean embeddings", "tf_attr", ("tf_layer", "tf_head"),
-                     "text-attribution-minilm", config)
+                     card, config)
