@@ -225,8 +225,7 @@ def attention_maps(model, ids: torch.Tensor) -> np.ndarray:
         out = model(input_ids=x, output_attentions=True)
         return torch.stack([a[0] for a in out.attentions]).double().cpu().numpy()
     _, captured = lc.capture(model, x[0], logits_to_keep=1)
-    return np.stack([np.stack([lc.head_map(captured, layer, head).weights.double().cpu().numpy()
-                               for head in range(captured.n_heads)]) for layer in range(captured.n_layers)])
+    return lc.every_map(captured).double().cpu().numpy()
 
 
 @dataclass(frozen=True)

@@ -176,6 +176,5 @@ def model_view_of(path: str, text: str, chat: bool, n_new: int):
     from viz.attention import model_view_image
 
     captured = run_llm(path, text, chat, n_new).captured
-    stack = np.stack([np.stack([lc.head_map(captured, layer, head).numpy() for head in range(captured.n_heads)])
-                      for layer in range(captured.n_layers)])            # (layers, heads, T, T)
+    stack = lc.every_map(captured).cpu().numpy()                          # (layers, heads, T, T)
     return model_view_image(stack)

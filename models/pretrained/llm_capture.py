@@ -496,6 +496,14 @@ def head_map(captured: Captured, layer: int, head: int, rows: slice | None = Non
 
 
 @torch.inference_mode()
+def every_map(captured: Captured, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(layers, heads, T, T): every head's whole map. T^2 per head, so for short inputs
+    only (the model view, attributions); long inputs use head_map's tiles and rows."""
+    return torch.stack([torch.stack([head_map(captured, layer, head, dtype=dtype).weights
+                                     for head in range(captured.n_heads)]) for layer in range(captured.n_layers)])
+
+
+@torch.inference_mode()
 def query_row(captured: Captured, layer: int, head: int, i: int, dtype: torch.dtype = torch.float32) -> AttentionMap:
     """Which keys query ``i`` reads in one head: (T,), summing to 1."""
     lc = _layer(captured, layer)

@@ -231,6 +231,13 @@ def test_overview_in_row_chunks_is_the_max_pool_of_the_eager_map(run, monkeypatc
         torch.testing.assert_close(over.weights, padded.view(n, block, n, block).amax((1, 3)), atol=1e-5, rtol=0)
 
 
+def test_every_map_stacks_every_heads_full_map(run):
+    captured, maps = run[5], run[6]
+    stack = lc.every_map(captured)
+    assert stack.shape == maps.shape
+    torch.testing.assert_close(stack, maps, atol=1e-5, rtol=1e-5)
+
+
 def test_float64_model_matches_eager_tightly():
     torch.manual_seed(2)
     model, eager = _pair("llama")
