@@ -66,6 +66,16 @@ def special_ids(tokenizer) -> set[int]:
     return ids - {getattr(tokenizer, "unk_token_id", None)}
 
 
+def baseline_id(tokenizer) -> int:
+    """The token that stands for "no token" when one is removed or integrated from: padding,
+    else end-of-text (decoders often have no pad token), else unknown, else 0."""
+    for name in ("pad_token_id", "eos_token_id", "unk_token_id"):
+        value = getattr(tokenizer, name, None)
+        if isinstance(value, int):
+            return value
+    return 0
+
+
 def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
     # half-precision models are scored in float32; float64 ones (tests) keep their precision
     return x.to(torch.promote_types(x.dtype, torch.float32))

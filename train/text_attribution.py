@@ -62,13 +62,11 @@ def _load(name: str, device):
 
 
 def _target(name: str, model, tok, text: str, other: str) -> ta.TextTarget:
-    special = ta.special_ids(tok)
-    if name == "minilm":
-        ids = tok(text, return_tensors="pt")["input_ids"][0]
-        other_ids = tok(other, return_tensors="pt")["input_ids"][0]
-        return ta.encoder_target(model, ids, other_ids, tok.pad_token_id, special)
+    special, baseline = ta.special_ids(tok), ta.baseline_id(tok)
     ids = tok(text, return_tensors="pt")["input_ids"][0]
-    baseline = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    if name == "minilm":
+        other_ids = tok(other, return_tensors="pt")["input_ids"][0]
+        return ta.encoder_target(model, ids, other_ids, baseline, special)
     return ta.decoder_target(model, ids, len(ids) - 2, baseline, special)
 
 

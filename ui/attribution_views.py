@@ -35,8 +35,7 @@ def decoder_explanation(path: str, ids: tuple[int, ...], position: int) -> ta.Te
 
     loaded = load_lm(path)
     tok = loaded.tokenizer
-    baseline = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    target = ta.decoder_target(loaded.model, torch.tensor(ids), position, baseline, ta.special_ids(tok))
+    target = ta.decoder_target(loaded.model, torch.tensor(ids), position, ta.baseline_id(tok), ta.special_ids(tok))
     return ta.explain(target, ta.attention_maps(loaded.model, target.ids))
 
 
@@ -50,8 +49,7 @@ def encoder_explanation(model_dir: str, text: str, other: str) -> tuple[ta.TextE
     enc = lambda s: tok(s, truncation=True, max_length=min(loaded.max_tokens, MAX_CONTEXT),  # noqa: E731
                         return_tensors="pt")["input_ids"][0]
     ids, other_ids = enc(text), enc(other)
-    baseline = tok.pad_token_id if tok.pad_token_id is not None else (tok.unk_token_id or 0)
-    target = ta.encoder_target(loaded.model, ids, other_ids, baseline, ta.special_ids(tok))
+    target = ta.encoder_target(loaded.model, ids, other_ids, ta.baseline_id(tok), ta.special_ids(tok))
     n_total = len(tok(text, truncation=False, verbose=False)["input_ids"])
     return ta.explain(target, ta.attention_maps(loaded.model, ids)), readable_tokens(tok, ids.tolist()), n_total
 

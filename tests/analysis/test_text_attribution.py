@@ -181,3 +181,15 @@ def test_special_ids_leave_the_unknown_token_attributable():
 
     assert ta.special_ids(Tok()) == {0, 2, 3}
     assert ta.special_ids(object()) == set()
+
+
+def test_baseline_id_prefers_padding_then_end_of_text_then_unknown():
+    class Tok:
+        pad_token_id, eos_token_id, unk_token_id = None, 7, 1
+
+    assert ta.baseline_id(Tok()) == 7
+    Tok.pad_token_id = 0
+    assert ta.baseline_id(Tok()) == 0
+    Tok.pad_token_id = Tok.eos_token_id = None
+    assert ta.baseline_id(Tok()) == 1
+    assert ta.baseline_id(object()) == 0
