@@ -21,6 +21,9 @@ import torch
 
 from models.pretrained import llm_capture as lc
 
+PROBE_TOKENS = 50          # random tokens per copy of the probe the Roles tab and train.induction use
+PROBE_SEEDS = (0, 1, 2, 3)
+
 ROLES = {
     "induction": "attention to the token after the previous occurrence (Olsson et al. 2022)",
     "duplicate": "attention to the previous occurrence of the same token",
@@ -66,8 +69,8 @@ def role_scores(captured: lc.Captured, n: int) -> dict[str, torch.Tensor]:
             "sink": lc.head_statistics(captured)["sink"]}
 
 
-def measure_roles(model, vocab_size: int, start: int | None, avoid=(), n: int = 50,
-                  seeds=(0, 1, 2, 3), labels=None) -> tuple[dict[str, torch.Tensor], lc.Captured]:
+def measure_roles(model, vocab_size: int, start: int | None, avoid=(), n: int = PROBE_TOKENS,
+                  seeds=PROBE_SEEDS, labels=None) -> tuple[dict[str, torch.Tensor], lc.Captured]:
     """Each role's score per head, the mean over probes of several seeds, and the first
     probe's capture (to show a head on it), its tokens labelled by ``labels(ids)``."""
     total, first = None, None

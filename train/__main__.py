@@ -26,6 +26,7 @@ LABS = {
     "translation-compare": "train.translation_compare",
     "minilm": "train.cards",
     "text-attribution": "train.text_attribution",
+    "induction": "train.induction",
 }
 
 

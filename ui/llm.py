@@ -18,9 +18,10 @@ import numpy as np
 import streamlit as st
 import torch
 
-from analysis.head_roles import measure_roles
+from analysis.head_roles import PROBE_SEEDS, PROBE_TOKENS, measure_roles
 from models.pretrained import llm_capture as lc
 from models.pretrained.hf import ModelDirError
+from models.weights import ASSETS
 from models.pretrained.llm_local import GGUFError, LoadedLM, load_causal_lm, prompt_ids
 
 MAX_CHARS = 400_000        # read at most this much text (a 200,000-character paste fits)
@@ -145,8 +146,6 @@ def received_of(path: str, text: str, chat: bool, n_new: int, layer: int) -> np.
     return lc.attention_received(run_llm(path, text, chat, n_new).captured, layer).numpy()
 
 
-PROBE_TOKENS = 50          # random tokens per copy of the head-role probe
-PROBE_SEEDS = (0, 1, 2, 3)
 
 
 @st.cache_resource(show_spinner="Running the head-role probes once for this model…", max_entries=2)
@@ -165,6 +164,20 @@ def roles_of(path: str) -> tuple[dict[str, np.ndarray], lc.Captured, int] | None
     scores, first = measure_roles(loaded.model, vocab, tok.bos_token_id, tok.all_special_ids, n,
                                   PROBE_SEEDS, labels=lambda ids: list(token_labels(tok, ids)))
     return {k: v.numpy() for k, v in scores.items()}, first, n
+
+
+def training_card(path: str) -> dict | None:
+    """The card of a model trained here to show how its heads formed (``python -m train
+    induction``): assets/NAME.json beside the folder assets/NAME/, when it holds curves."""
+    folder = Path(path).resolve()
+    card_path = ASSETS.resolve() / f"{folder.name}.json"
+    if folder.parent != ASSETS.resolve() or not card_path.is_file():
+        return None
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return card if isinstance(card, dict) and card.get("curves") and "induction" in card else None
 
 
 MODEL_VIEW_TOKENS = 256    # every layer x head at once only for prompts this short

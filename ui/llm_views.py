@@ -15,10 +15,10 @@ from ui.share import copy_link, link_slot
 from analysis.head_roles import ROLES, chance
 from ui.llm import (LOCAL_WINDOW, MAX_NEW_TOKENS, PROBE_SEEDS, TILE, LLMRun, load_lm_or_explain,
                     MODEL_VIEW_TOKENS, model_view_of, overview_of, received_of, roles_of, row_of, run_llm,
-                    statistics_of, tile_of)
+                    statistics_of, tile_of, training_card)
 from ui.widgets import chars_cut_notice, clamp_choice, computed_or_stop
 from viz.attention import attention_heatmap, model_view_figure, token_bar_figure
-from viz.llm import layer_head_grid, overview_figure, shaded_tokens_html
+from viz.llm import layer_head_grid, overview_figure, phase_change_figure, shaded_tokens_html
 
 SAMPLE = ("Paste a long document here: a chapter, a contract, a code file. The model reads up to its own "
           "context length (8,192 tokens for SmolLM2), and every head's map is computed from the queries and "
@@ -171,6 +171,30 @@ def show_roles_tab(key: tuple, run: LLMRun, layer: int, head: int, config: dict)
                                         f"The same head on your {run.n_tokens:,} tokens"),
                         config=config, key="llm_roles_text")
         st.caption("Zoom into your text in the Overview tab.")
+    card = training_card(path)
+    if card is not None:
+        show_phase_change(card, config)
+
+
+def show_phase_change(card: dict, config: dict) -> None:
+    """How this model's heads formed: the card's curves, the phase change marked."""
+    ind = card["induction"]
+    control = card.get("control_1_layer") or {}
+    step = ind.get("phase_change_step")
+    st.subheader("How these heads formed in training")
+    st.plotly_chart(phase_change_figure(card["curves"], control.get("curves"), step, ind["chance"]),
+                    config=config, key="llm_phase_change")
+    ctl = control.get("induction")
+    st.caption(
+        f"From the card {card['name']}.json (`{card['made_by']}`): every {card['curves'][1]['step']} steps, "
+        f"the held-out loss, {card['icl_definition']}, and every head's induction score on the probe above. "
+        f"Best head {ind['init']:.3f} at initialisation, {ind['final']:.3f} at the end (layer "
+        f"{ind['final_head'][0]} head {ind['final_head'][1]}; chance {ind['chance']:.3f}); " +
+        (f"phase change at step {step}, the first probe where the best head reached half its final score. "
+         if step is not None else "no phase change: the best head never rose well above chance. ") +
+        (f"The one-layer control, same recipe, ends at {ctl['final']:.3f}: one layer cannot compose a "
+         "previous-token head with an induction head." if ctl else
+         "The one-layer control's card is missing."))
 
 
 def show_model_view_tab(key: tuple, run: LLMRun, layer: int, head: int, config: dict) -> None:

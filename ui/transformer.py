@@ -20,6 +20,7 @@ from analysis.rollout import rollout
 from models.pretrained.hf import LoadedTransformer, ModelDirError, check_model_dir, default_model_dir, load_transformer, run_transformer
 from models.pretrained.llm_local import checked_gguf, smollm2_gguf
 from models.records import AttentionMap
+from models.weights import ASSETS
 from viz.attention import ModelViewImage, model_view_image
 from ui.loads import logged_compute, logged_load
 
@@ -110,7 +111,11 @@ def stats_of(model_dir: str, text: str, record_name: str) -> dict[str, np.ndarra
 
 MODEL_CHOICES = {"minilm": "all-MiniLM-L6-v2 (encoder, 512 tokens)",
                  "smollm2": "SmolLM2-135M-Instruct (decoder LLM, 8k tokens)",
+                 "induction": "Induction heads: 2-layer attention-only model trained here",
                  "path": "A local model folder or .gguf file"}
+
+
+INDUCTION_MODEL = ASSETS / "induction-2l"   # written by python -m train induction
 
 
 def model_dir_input() -> str | None:
@@ -122,6 +127,11 @@ def model_dir_input() -> str | None:
             path = str(check_model_dir(default_model_dir()))
         elif choice == "smollm2":
             path = str(smollm2_gguf())
+        elif choice == "induction":
+            if not INDUCTION_MODEL.is_dir():
+                raise ModelDirError(f"The induction model ({INDUCTION_MODEL.name}/) is not in assets/: "
+                                    "python -m train induction writes it.")
+            path = str(check_model_dir(INDUCTION_MODEL))
         else:
             typed = st.sidebar.text_input(
                 "Model folder or .gguf file", value="", key="tf_model_dir", placeholder="/path/to/model",

@@ -112,3 +112,43 @@ def layer_head_grid(values: np.ndarray, title: str, value_name: str, selected: t
                       margin=dict(l=10, r=10, t=40, b=10),
                       xaxis=dict(title="head", dtick=1), yaxis=dict(title="layer", autorange="reversed"))
     return fig
+
+
+def phase_change_figure(curves: list[dict], control: list[dict] | None, step: int | None,
+                        chance: float) -> go.Figure:
+    """Olsson et al.'s three curves on one step axis: training and held-out loss, the
+    in-context learning score, and the best head's induction score (beside its chance
+    level and the one-layer control's); a dashed line marks the phase change."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                        subplot_titles=("loss (nats per token)", "in-context learning: late minus early loss",
+                                        "best head's induction score"))
+    steps = [c["step"] for c in curves]
+
+    def line(row, x, y, name, color, dash="solid", group=None):
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=name, legendgroup=group or name,
+                                 line=dict(color=color, dash=dash, width=2), marker=dict(size=4),
+                                 hovertemplate=name + "<br>step %{x}<br>%{y:.3f}<extra></extra>"), row=row, col=1)
+
+    line(1, steps[1:], [c["loss"] for c in curves[1:]], "training loss", "#1f77b4")
+    line(1, steps, [c["dev_loss"] for c in curves], "held-out loss", "#ff7f0e")
+    line(2, steps, [c["icl"] for c in curves], "2 layers", "#2ca02c", group="model")
+    line(3, steps, [max(max(r) for r in c["induction"]) for c in curves], "2 layers ", "#2ca02c", group="model")
+    if control:
+        cs = [c["step"] for c in control]
+        line(1, cs, [c["dev_loss"] for c in control], "1-layer control, held-out loss", "#7f7f7f", "dot")
+        line(2, cs, [c["icl"] for c in control], "1-layer control", "#7f7f7f", "dot", group="control")
+        line(3, cs, [c["best_induction"] for c in control], "1-layer control ", "#7f7f7f", "dot", group="control")
+    fig.add_hline(y=chance, line=dict(color="#d62728", dash="dot", width=1), row=3, col=1,
+                  annotation_text=f"chance {chance:.3f}", annotation_position="bottom right")
+    if step is not None:
+        for row in (1, 2, 3):
+            fig.add_vline(x=step, line=dict(color="#9467bd", dash="dash", width=2), row=row, col=1)
+        fig.add_annotation(x=step, y=1.0, xref="x3", yref="paper", text=f"phase change, step {step}",
+                           showarrow=False, xanchor="left", yanchor="bottom", font=dict(color="#9467bd"))
+    fig.update_xaxes(title_text="training step", row=3, col=1)
+    fig.update_yaxes(range=[0, 1.02], row=3, col=1)
+    fig.update_layout(height=620, margin=dict(l=10, r=10, t=50, b=10), showlegend=True,
+                      legend=dict(orientation="h", y=-0.12, yanchor="top", x=0))
+    return fig
