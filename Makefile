@@ -12,7 +12,7 @@ export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 
 SPATIAL_ARCHS := baseline nl_gaussian nl_embedded nl_dot nl_concat dnl cbam_channel cbam_full
 
-.PHONY: run test venv chromium data corpus bench bench-deps train-spatial train-sagan train-captioning translation mutate clean
+.PHONY: run test venv chromium data corpus bench bench-deps train-spatial train-sagan train-captioning translation induction mutate clean
 
 run: $(STAMP)
 	@# The image lab's scenes need Fashion-MNIST; without root the rest of the app still runs.
@@ -72,6 +72,17 @@ train-sagan: $(STAMP) data
 # Show, Attend and Tell on captioned scenes (no_beta also exists: --variant no_beta).
 train-captioning: $(STAMP) data
 	for v in full no_ds; do nice -n 10 $(PY) -m train captioning --variant $$v --max-minutes 12 --threads 1 --resume || exit 1; done
+
+# The induction-head phase change (issue 13): the 1-layer control, then the 2-layer model the
+# Transformer page loads (assets/induction-2l/), its card holding both runs' curves. Needs only
+# the English Bible module; about 20 minutes each on one core, run side by side.
+SWORD_EN := $(SWORD)/engWEB2015eb.conf
+INDUCTION_RECIPE ?=
+induction: $(STAMP)
+	@test -f $(SWORD_EN) || { echo "Installing Debian's sword-text-web (needs root)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends sword-text-web; }
+	nice -n 10 $(PY) -m train induction --layers 1 --threads 1 --resume $(INDUCTION_RECIPE)
+	nice -n 10 $(PY) -m train induction --layers 2 --threads 1 --resume $(INDUCTION_RECIPE)
 
 # Benchmarks compare against peers (BertViz) that the app itself does not need.
 bench-deps: $(STAMP)

@@ -182,7 +182,9 @@ def show_phase_change(card: dict, config: dict) -> None:
     control = card.get("control_1_layer") or {}
     step = ind.get("phase_change_step")
     st.subheader("How these heads formed in training")
-    st.plotly_chart(phase_change_figure(card["curves"], control.get("curves"), step, ind["chance"]),
+    short = ind.get("short_probe") or {}
+    st.plotly_chart(phase_change_figure(card["curves"], control.get("curves"), step, ind["chance"],
+                                        ind.get("probe_tokens_per_copy", 50), short.get("tokens_per_copy", 20)),
                     config=config, key="llm_phase_change")
     ctl = control.get("induction")
     st.caption(

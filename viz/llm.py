@@ -115,10 +115,11 @@ def layer_head_grid(values: np.ndarray, title: str, value_name: str, selected: t
 
 
 def phase_change_figure(curves: list[dict], control: list[dict] | None, step: int | None,
-                        chance: float) -> go.Figure:
+                        chance: float, probe: int = 50, short_probe: int = 20) -> go.Figure:
     """Olsson et al.'s three curves on one step axis: training and held-out loss, the
-    in-context learning score, and the best head's induction score (beside its chance
-    level and the one-layer control's); a dashed line marks the phase change."""
+    in-context learning score, and the best head's induction score on the page's probe of
+    ``probe`` tokens per copy and, where the curves hold it, a short probe (beside chance
+    and the one-layer control's); a dashed line marks the phase change."""
     from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
@@ -134,14 +135,19 @@ def phase_change_figure(curves: list[dict], control: list[dict] | None, step: in
     line(1, steps[1:], [c["loss"] for c in curves[1:]], "training loss", "#1f77b4")
     line(1, steps, [c["dev_loss"] for c in curves], "held-out loss", "#ff7f0e")
     line(2, steps, [c["icl"] for c in curves], "2 layers", "#2ca02c", group="model")
-    line(3, steps, [max(max(r) for r in c["induction"]) for c in curves], "2 layers ", "#2ca02c", group="model")
+    line(3, steps, [max(max(r) for r in c["induction"]) for c in curves], f"2 layers, probe of {probe}",
+         "#2ca02c", group="model")
+    if all("induction_short" in c for c in curves):
+        line(3, steps, [max(max(r) for r in c["induction_short"]) for c in curves],
+             f"2 layers, probe of {short_probe}", "#2ca02c", "dash", group="model")
     if control:
         cs = [c["step"] for c in control]
         line(1, cs, [c["dev_loss"] for c in control], "1-layer control, held-out loss", "#7f7f7f", "dot")
         line(2, cs, [c["icl"] for c in control], "1-layer control", "#7f7f7f", "dot", group="control")
-        line(3, cs, [c["best_induction"] for c in control], "1-layer control ", "#7f7f7f", "dot", group="control")
+        line(3, cs, [c["best_induction"] for c in control], f"1-layer control, probe of {probe}", "#7f7f7f", "dot",
+             group="control")
     fig.add_hline(y=chance, line=dict(color="#d62728", dash="dot", width=1), row=3, col=1,
-                  annotation_text=f"chance {chance:.3f}", annotation_position="bottom right")
+                  annotation_text=f"chance {chance:.3f} (probe of {probe})", annotation_position="top right")
     if step is not None:
         for row in (1, 2, 3):
             fig.add_vline(x=step, line=dict(color="#9467bd", dash="dash", width=2), row=row, col=1)

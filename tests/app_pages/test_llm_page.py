@@ -105,3 +105,16 @@ def test_a_held_out_30_layer_gqa_model_over_2000_tokens(tmp_path):
     assert at.selectbox(key="llm_head").options[8] == "8 (reads key/value head 2)"
     charts = [e for e in at.main.get("plotly_chart")]
     assert any("Layer 29, head 8: all 1,997 tokens" in e.proto.spec for e in charts)
+
+
+def test_the_induction_model_trained_here_shows_how_its_heads_formed():
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.sidebar.radio(key="tf_model_choice").set_value("induction").run()
+    assert not at.exception
+    assert any("2 layers × 4 query heads" in c.value for c in at.sidebar.caption)
+    _text(at, 5)
+    at.session_state["llm_tab"] = "Roles"
+    at.run()
+    assert not at.exception
+    assert {"llm_roles_grid", "llm_probe_map", "llm_phase_change"} <= _chart_keys(at.main)
+    assert any("phase change at step" in c.value and "one-layer control" in c.value for c in at.caption)

@@ -47,3 +47,17 @@ def test_captioning_weights_load(variant):
 def test_translation_weights_load(arch):
     result = Translator.load(ASSETS / f"translation-{arch}.safetensors").translate("In the beginning God created")
     assert result.text and (len(result.records) > 0) == (arch != "seq2seq")
+
+
+def test_the_induction_model_scores_what_its_card_says():
+    from analysis.head_roles import measure_roles
+    from models.pretrained.llm_local import load_causal_lm
+
+    card = json.loads((ASSETS / "induction-2l.json").read_text())
+    loaded = load_causal_lm(ASSETS / "induction-2l", device=torch.device("cpu"))
+    tok = loaded.tokenizer
+    scores, _ = measure_roles(loaded.model, len(tok), tok.bos_token_id, tok.all_special_ids)
+    layer, head = card["induction"]["final_head"]
+    assert float(scores["induction"][layer, head]) == pytest.approx(card["induction"]["final"], abs=2e-3)
+    assert card["induction"]["final"] >= 0.5 > 0.05 > card["induction"]["init"]
+    assert card["control_1_layer"]["induction"]["final"] < 0.1

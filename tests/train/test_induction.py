@@ -74,15 +74,21 @@ def test_the_model_is_attention_only_and_stays_so_after_training():
                for p in layer.mlp.parameters())
 
 
-def test_text_repeats_copy_one_span_to_a_later_place():
-    batch = torch.arange(3 * 64).view(3, 64)  # every token distinct: a copy shows where it came from
-    out = ind.repeat_spans(batch, 1.0, torch.Generator().manual_seed(1))
+@pytest.mark.parametrize("max_len, max_gap", [(0, -1), (10, 3)])
+def test_text_repeats_copy_one_span_to_a_later_place(max_len, max_gap):
+    batch = torch.arange(40 * 64).view(40, 64)  # every token distinct: a copy shows where it came from
+    out = ind.repeat_spans(batch, 1.0, torch.Generator().manual_seed(1), max_len=max_len, max_gap=max_gap)
+    lengths, gaps = [], []
     for row, orig in zip(out, batch):
         changed = torch.nonzero(row != orig).flatten()
         b, m = int(changed[0]), len(changed)
         assert m >= 8 and changed.tolist() == list(range(b, b + m))      # one contiguous span
         a = int(row[b] - orig[0])                                        # where it was copied from
         assert a >= 1 and a + m <= b and torch.equal(row[b:b + m], orig[a:a + m])
+        lengths.append(m)
+        gaps.append(b - a - m)
+    assert max(lengths) <= (max_len or 31) and (max_gap < 0 or max(gaps) <= max_gap)
+    assert max(lengths) > 8 and max(gaps) > 0  # drawn, not fixed at the bounds
 
 
 def test_random_repeats_are_two_equal_spans_of_ordinary_tokens_and_share_zero_changes_nothing():
@@ -170,3 +176,38 @@ def test_resume_continues_the_same_run(texts):
     assert [h["loss"] for h in resumed["curves"][1:]] == pytest.approx(
         [h["loss"] for h in straight["curves"][1:]], abs=1e-4)
     assert [s["from_step"] for s in resumed["sittings"]] == [0, 2]
+
+
+@pytest.mark.parametrize("random_spans", [False, True])
+def test_blocks_are_spans_written_twice_back_to_back(random_spans):
+    T = 128
+    batch = torch.arange(20 * T).view(20, T) + 1000       # distinct text tokens
+    vocab = 10**7 if random_spans else None                # random spans that never repeat by chance
+    out = ind.repeat_blocks(batch, 1.0, torch.Generator().manual_seed(3), vocab=vocab, min_len=4, max_len=12)
+    for row, orig in zip(out, batch):
+        assert row[0] == orig[0]
+        pos, read, lengths = 1, 1, []
+        while pos < T:
+            later = torch.nonzero(row[pos + 1:] == row[pos]).flatten()
+            m = int(later[0]) + 1 if len(later) else T - pos   # the span ends where its copy starts
+            n = min(m, T - pos - m) if len(later) else 0        # the copy, cut by the end of the sequence
+            assert torch.equal(row[pos + m:pos + m + n], row[pos:pos + n])
+            if random_spans:
+                assert int(row[pos:pos + m].min()) >= 3
+            else:  # the row's own text, read on in order
+                assert torch.equal(row[pos:pos + m], orig[read:read + m])
+                read += m
+            lengths.append(m)
+            pos += m + n
+        assert all(4 <= m <= 12 for m in lengths[:-1]) and len(set(lengths)) > 1
+    assert torch.equal(ind.repeat_blocks(batch, 0.0, torch.Generator().manual_seed(3)), batch)
+
+
+def test_the_phase_change_is_read_on_the_short_probe_when_the_curves_hold_it():
+    history = _history([0.01, 0.01, 0.02, 0.7, 0.8])          # the page's probe rises late
+    for h, short in zip(history, [0.03, 0.2, 0.6, 0.9, 0.9]):  # the short probe rose earlier
+        h["induction_short"] = [[0.0, short], [0.0, 0.0]]
+    summary = ind.induction_summary(history)
+    assert summary["phase_change_step"] == 200 and summary["phase_change_step_page_probe"] == 300
+    assert summary["short_probe"] == {"tokens_per_copy": ind.SHORT_PROBE_N, "init": 0.03, "final": 0.9,
+                                      "chance": round(chance("induction", ind.SHORT_PROBE_N), 4)}

@@ -71,3 +71,24 @@ def test_skip_first_shades_relative_to_the_rest():
     html = shaded_tokens_html(["<s>", "a", "b"], np.array([0.9, 0.05, 0.05]), query=2, skip_first=True)
     assert "rgba(228,0,43,1.000)" in html.split("</span>")[1]   # "a" at full shade
     assert html.count("rgba(228,0,43,1.000)") == 3              # the sink capped at 1
+
+
+def test_phase_change_figure_plots_the_card_curves_and_marks_the_step():
+    from viz.llm import phase_change_figure
+
+    curves = [{"step": s, "loss": None if s == 0 else 5.0 - s / 100, "dev_loss": 6.0 - s / 200, "icl": -s / 1000,
+               "induction": [[0.01, s / 400], [0.0, 0.0]], "induction_short": [[0.02, s / 300], [0.0, 0.0]]}
+              for s in (0, 100, 200, 300)]
+    control = [{"step": s, "dev_loss": 6.1, "icl": -0.05, "best_induction": 0.013} for s in (0, 100, 200, 300)]
+    fig = phase_change_figure(curves, control, 200, 0.014, probe=50, short_probe=20)
+    by_name = {t.name: t for t in fig.data}
+    assert list(by_name["training loss"].x) == [100, 200, 300]             # no loss before the first step
+    assert list(by_name["2 layers, probe of 50"].y) == [0.01, 0.25, 0.5, 0.75]  # the best head per step
+    assert list(by_name["2 layers, probe of 20"].y) == pytest.approx([0.02, 1 / 3, 2 / 3, 1.0])
+    assert list(by_name["1-layer control"].y) == [-0.05] * 4
+    lines = [s for s in fig.layout.shapes if s.type == "line"]
+    assert sum(s.x0 == 200 for s in lines) == 3                            # the phase change on all three panels
+    assert any(s.y0 == 0.014 for s in lines)                               # the chance level
+    assert any("phase change, step 200" in a.text for a in fig.layout.annotations)
+    no_change = phase_change_figure(curves, None, None, 0.014)
+    assert not any(s.x0 == 200 for s in no_change.layout.shapes) and "1-layer control" not in {t.name for t in no_change.data}
