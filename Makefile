@@ -73,16 +73,15 @@ train-sagan: $(STAMP) data
 train-captioning: $(STAMP) data
 	for v in full no_ds; do nice -n 10 $(PY) -m train captioning --variant $$v --max-minutes 12 --threads 1 --resume || exit 1; done
 
-# The induction-head phase change (issue 13): the 1-layer control, then the 2-layer model the
-# Transformer page loads (assets/induction-2l/), its card holding both runs' curves. Needs only
-# the English Bible module; about 20 minutes each on one core, run side by side.
+# The induction-head phase change: the 1-layer control, then the 2-layer model the Transformer
+# page loads (assets/induction-2l/), whose card holds both runs' curves. Needs only the English
+# Bible module; about 15 and 22 minutes on one core each (--resume continues a stopped run).
 SWORD_EN := $(SWORD)/engWEB2015eb.conf
-INDUCTION_RECIPE ?=
 induction: $(STAMP)
 	@test -f $(SWORD_EN) || { echo "Installing Debian's sword-text-web (needs root)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends sword-text-web; }
-	nice -n 10 $(PY) -m train induction --layers 1 --threads 1 --resume $(INDUCTION_RECIPE)
-	nice -n 10 $(PY) -m train induction --layers 2 --threads 1 --resume $(INDUCTION_RECIPE)
+	nice -n 10 $(PY) -m train induction --layers 1 --threads 1 --resume --no-export
+	nice -n 10 $(PY) -m train induction --layers 2 --threads 1 --resume
 
 # Benchmarks compare against peers (BertViz) that the app itself does not need.
 bench-deps: $(STAMP)

@@ -278,6 +278,7 @@ RECIPE_WHY = (
 def make_card(name, args, model, tokenizer, n_train_tokens, n_dev_sequences, history, sittings, facts, recipe):
     n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     last = history[-1]
+    summary = induction_summary(history)
     return {
         "name": name,
         "task": "next-token prediction on World English Bible text; the induction-head phase change",
@@ -291,6 +292,10 @@ def make_card(name, args, model, tokenizer, n_train_tokens, n_dev_sequences, his
                  "held_out": f"{n_dev_sequences} sequences of {args.context} tokens from the dev chapters"},
         "recipe": recipe,
         "why": RECIPE_WHY,
+        "source": "trained here (train/induction.py)",
+        "quality": (f"held-out loss {last['dev_loss']:.2f} nats, in-context learning {last['icl']:+.2f}; best "
+                    f"induction head {summary['init']:.3f} at init -> {summary['final']:.3f} (chance "
+                    f"{summary['chance']:.3f}, probe of {PROBE_N}); phase change at step {summary['phase_change_step']}"),
         "made_by": sittings[0]["command"],
         "sittings": sittings,
         **facts,
@@ -299,8 +304,8 @@ def make_card(name, args, model, tokenizer, n_train_tokens, n_dev_sequences, his
         "probe": {"tokens_per_copy": PROBE_N, "seeds": list(PROBE_SEEDS), "measure": "analysis/head_roles.py"},
         "icl_definition": f"mean held-out loss at token positions {ICL_LATE.start}-{ICL_LATE.stop - 1} minus at "
                           f"{ICL_EARLY.start}-{ICL_EARLY.stop - 1} (nats; negative: later tokens easier)",
-        "quality": {"dev_loss": last["dev_loss"], "icl": last["icl"]},
-        "induction": induction_summary(history),
+        "held_out": {"dev_loss": last["dev_loss"], "icl": last["icl"]},
+        "induction": summary,
         "induction_by_distance": induction_by_distance(model, tokenizer, args.context),
         "curves": history,
     }
@@ -330,7 +335,7 @@ def control_summary(path: Path) -> dict:
         return {"missing": f"{path.name} not found: run python -m train induction --layers 1 first"}
     card = json.loads(path.read_text(encoding="utf-8"))
     return {"card": path.name, "made_by": card["made_by"], "induction": card["induction"],
-            "induction_by_distance": card.get("induction_by_distance"), "quality": card["quality"],
+            "induction_by_distance": card.get("induction_by_distance"), "held_out": card["held_out"],
             "curves": [{k: h[k] for k in ("step", "loss", "dev_loss", "icl")} |
                        {"best_induction": best_head(h["induction"])[0],
                         "best_induction_short": best_head(h["induction_short"])[0] if "induction_short" in h else None}

@@ -187,13 +187,20 @@ def show_phase_change(card: dict, config: dict) -> None:
                                         ind.get("probe_tokens_per_copy", 50), short.get("tokens_per_copy", 20)),
                     config=config, key="llm_phase_change")
     ctl = control.get("induction")
+    recipe = card.get("recipe", {})
     st.caption(
-        f"From the card {card['name']}.json (`{card['made_by']}`): every {card['curves'][1]['step']} steps, "
-        f"the held-out loss, {card['icl_definition']}, and every head's induction score on the probe above. "
-        f"Best head {ind['init']:.3f} at initialisation, {ind['final']:.3f} at the end (layer "
-        f"{ind['final_head'][0]} head {ind['final_head'][1]}; chance {ind['chance']:.3f}); " +
-        (f"phase change at step {step}, the first probe where the best head reached half its final score. "
-         if step is not None else "no phase change: the best head never rose well above chance. ") +
+        f"From the card {card['name']}.json (`{card['made_by']}`), probed every {card['curves'][1]['step']} steps: "
+        f"training and held-out loss; in-context learning, {card['icl_definition']}; the best head's induction "
+        f"score on the probe above ({ind.get('probe_tokens_per_copy', 50)} tokens per copy) and on a short probe "
+        f"({short.get('tokens_per_copy', 20)}). Best head {ind['init']:.3f} at initialisation, {ind['final']:.3f} "
+        f"at the end (layer {ind['final_head'][0]} head {ind['final_head'][1]}; chance {ind['chance']:.3f}). " +
+        (f"Phase change at step {step}: the first probe where the short-probe score reached half its final value. "
+         if step is not None else "No phase change: the best head never rose well above chance. ") +
+        (f"Training data: {recipe['repeat']:.0%} of sequences are back-to-back repeated blocks of random tokens, "
+         f"the rest World English Bible text; the blocks widen from {recipe['min_span']}-{recipe['short_span']} "
+         f"to {recipe['min_span']}-{recipe['max_span']} tokens at step {recipe['short_steps']}, which is when the "
+         "training loss jumps and the heads start to reach the longer probe. "
+         if recipe.get("layout") == "blocks" and recipe.get("short_span") else "") +
         (f"The one-layer control, same recipe, ends at {ctl['final']:.3f}: one layer cannot compose a "
          "previous-token head with an induction head." if ctl else
          "The one-layer control's card is missing."))

@@ -108,9 +108,10 @@ def layer_head_grid(values: np.ndarray, title: str, value_name: str, selected: t
         fig.add_shape(type="rect", x0=selected[1] - 0.5, x1=selected[1] + 0.5, y0=selected[0] - 0.5,
                       y1=selected[0] + 0.5, line=dict(color="#e4002b", width=2))
     full = title + (f" ({chance_name}: {chance:.3f})" if chance is not None else "")
-    fig.update_layout(title=dict(text=escape(full)), height=90 + 16 * n_layers,
+    # 16 px a layer, but at least 150 px of cells: a 2-layer model's grid stays legible
+    fig.update_layout(title=dict(text=escape(full)), height=90 + max(16 * n_layers, 150),
                       margin=dict(l=10, r=10, t=40, b=10),
-                      xaxis=dict(title="head", dtick=1), yaxis=dict(title="layer", autorange="reversed"))
+                      xaxis=dict(title="head", dtick=1), yaxis=dict(title="layer", dtick=1, autorange="reversed"))
     return fig
 
 
@@ -151,8 +152,9 @@ def phase_change_figure(curves: list[dict], control: list[dict] | None, step: in
     if step is not None:
         for row in (1, 2, 3):
             fig.add_vline(x=step, line=dict(color="#9467bd", dash="dash", width=2), row=row, col=1)
-        fig.add_annotation(x=step, y=1.0, xref="x3", yref="paper", text=f"phase change, step {step}",
-                           showarrow=False, xanchor="left", yanchor="bottom", font=dict(color="#9467bd"))
+        # inside the top panel, right of the line: above it would sit on the panel's title
+        fig.add_annotation(x=step, y=0.97, xref="x", yref="y domain", text=f"phase change, step {step}",
+                           showarrow=False, xanchor="left", yanchor="top", xshift=6, font=dict(color="#9467bd"))
     fig.update_xaxes(title_text="training step", row=3, col=1)
     fig.update_yaxes(range=[0, 1.02], row=3, col=1)
     fig.update_layout(height=620, margin=dict(l=10, r=10, t=50, b=10), showlegend=True,

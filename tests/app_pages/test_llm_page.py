@@ -117,4 +117,10 @@ def test_the_induction_model_trained_here_shows_how_its_heads_formed():
     at.run()
     assert not at.exception
     assert {"llm_roles_grid", "llm_probe_map", "llm_phase_change"} <= _chart_keys(at.main)
-    assert any("phase change at step" in c.value and "one-layer control" in c.value for c in at.caption)
+    import json
+    from ui.transformer import INDUCTION_MODEL
+
+    card = json.loads(INDUCTION_MODEL.with_suffix(".json").read_text())
+    step, control = card["induction"]["phase_change_step"], card["control_1_layer"]["induction"]["final"]
+    assert any(f"Phase change at step {step}:" in c.value and f"ends at {control:.3f}" in c.value
+               for c in at.caption)

@@ -56,6 +56,9 @@ def test_layer_head_grid_points_carry_layer_head_value_and_the_chance_level_is_t
     assert "0.125" in fig.layout.title.text
     (rect,) = fig.layout.shapes
     assert (rect.x0, rect.y0) == (1.5, 0.5)
+    # whole layers only on the axis, and a 2-layer grid as tall as a 10-layer one's minimum
+    assert fig.layout.yaxis.dtick == 1 and fig.layout.height == layer_head_grid(np.zeros((9, 3)), "t", "v").layout.height
+    assert layer_head_grid(np.zeros((30, 9)), "t", "v").layout.height == 90 + 16 * 30
 
 
 def test_a_sink_saturates_instead_of_darkening_the_rest():
