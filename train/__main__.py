@@ -7,6 +7,7 @@
     python -m train translation-compare          # the three translation cards compared
     python -m train minilm                       # the card of the pretrained MiniLM
     python -m train text-attribution --model minilm  # attention vs attribution on 200 verses
+    python -m train induction --layers 2         # the induction-head phase change (--layers 1: control)
 
 Each lab is a module of this package with ``main(argv)``; this file only dispatches by
 lab name. Modules are imported only when their lab is asked for, so one lab's

@@ -97,12 +97,22 @@ def test_every_lab_has_a_module_with_main():
         assert callable(importlib.import_module(module).main), lab
 
 
-def test_text_attribution_command(tmp_path):
+def test_text_attribution_command(tmp_path, capsys):
     texts = tmp_path / "texts.txt"
     texts.write_text("the cat sat on the mat .\na dog ran on the mat .\nthe cat ran .\n", encoding="utf-8")
-    assert main(["text-attribution", "--model", "minilm", "--sentences", "2", "--texts", str(texts),
-                 "--steps", "2", "--ig-steps", "4", "--random-orders", "2", "--out", str(tmp_path)]) == 0
+    run = ["text-attribution", "--model", "minilm", "--texts", str(texts), "--steps", "2", "--ig-steps", "4",
+           "--random-orders", "2", "--checkpoints", str(tmp_path / "ckpt")]
+    assert main([*run, "--sentences", "2", "--out", str(tmp_path)]) == 0
     card = json.loads((tmp_path / "text-attribution-minilm.json").read_text())
+    # one verse, then --resume to two: the same card as the straight run, minus the clock
+    assert main([*run, "--sentences", "1", "--out", str(tmp_path / "a"), "--checkpoints", str(tmp_path / "c2")]) == 0
+    capsys.readouterr()
+    assert main([*run, "--sentences", "2", "--out", str(tmp_path / "a"), "--checkpoints", str(tmp_path / "c2"),
+                 "--resume"]) == 0
+    assert "1 verses already explained" in capsys.readouterr().out   # the first verse was not redone
+    resumed = json.loads((tmp_path / "a" / "text-attribution-minilm.json").read_text())
+    assert resumed["sentences"] == 2 and resumed["agreement"] == card["agreement"]
+    assert resumed["deletion_drop"] == card["deletion_drop"]
     assert card["sentences"] == 2
     grid = card["agreement"]["integrated_gradients"]["raw_per_head_mean"]
     assert len(grid) == 6 and len(grid[0]) == 12       # MiniLM: 6 layers x 12 heads
