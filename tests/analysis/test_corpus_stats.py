@@ -83,3 +83,59 @@ def test_the_query_key_sample_keeps_its_budget_at_any_corpus_size():
         counts = [cs.qk_positions(rate, i) for i in range(1000)]
         assert sum(counts) == int(1000 * rate) and max(counts) - min(counts) <= 1
     assert [cs.qk_positions(0.25, i) for i in range(8)] == [0, 0, 0, 1, 0, 0, 0, 1]
+
+
+def _frame(values: dict[tuple[int, int], list[float]]):
+    import pandas as pd
+
+    return pd.DataFrame([{"text_id": i, "layer": l, "head": h, "sink": v}
+                         for (l, h), vs in values.items() for i, v in enumerate(vs)])
+
+
+def test_grid_summary_is_each_heads_mean_and_t_interval_over_its_texts():
+    from scipy.stats import t as student
+
+    values = {(0, 0): [0.1, 0.3, 0.2, 0.6], (0, 2): [0.5], (1, 1): [0.9, 0.7, float("nan"), 0.8]}
+    out = cs.grid_summary(_frame(values), "sink", n_layers=2, n_heads=3)
+    for (l, h), vs in values.items():
+        v = np.array([x for x in vs if np.isfinite(x)])
+        assert out["mean"][l, h] == pytest.approx(v.mean())
+        lo, hi = (student.interval(0.95, len(v) - 1, loc=v.mean(), scale=v.std(ddof=1) / np.sqrt(len(v)))
+                  if len(v) > 1 else (v.mean(), v.mean()))
+        assert (out["low"][l, h], out["high"][l, h]) == pytest.approx((lo, hi))
+        assert out["n"][l, h] == len(vs)                  # texts measured, an undefined value included
+    unmeasured = [(0, 1), (1, 0), (1, 2)]
+    assert all(np.isnan(out[k][c]) for k in ("mean", "low", "high", "n") for c in unmeasured)
+
+
+def test_typical_texts_are_nearest_and_farthest_from_the_heads_own_mean():
+    values = {(1, 2): [0.50, 0.10, 0.45, 0.95, 0.40, 0.52], (0, 0): [0.47] * 6}  # head (1, 2) mean 0.4867
+    typical, atypical = cs.typical_texts(_frame(values), 1, 2, "sink", k=3)
+    mean = np.mean(values[(1, 2)])
+    by_distance = sorted(range(6), key=lambda i: abs(values[(1, 2)][i] - mean))
+    assert typical["text_id"].tolist() == by_distance[:3] == [0, 5, 2]
+    assert atypical["text_id"].tolist() == by_distance[::-1][:3] == [3, 1, 4]
+    assert typical["deviation"].tolist() == pytest.approx([values[(1, 2)][i] - mean for i in (0, 5, 2)])
+
+
+def test_qk_rate_keeps_every_layer_and_heads_float16_queries_and_keys_within_the_budget(tmp_path):
+    loaded = cs.load_model(str(tiny_bert(tmp_path / "m")))   # 2 layers x 4 heads of 8 dimensions
+    per_token = 2 * 4 * 2 * 8 * 2                            # q and k, float16 bytes
+    assert cs.qk_rate(loaded, 10, budget_bytes=per_token * 10 * 3) == pytest.approx(3.0)
+    assert cs.qk_rate(loaded, 1000, budget_bytes=per_token * 250) == pytest.approx(0.25)
+    assert cs.qk_rate(loaded, 1, budget_bytes=2**30) == cs.MAX_QK_PER_TEXT
+    wide = cs.load_model(str(tiny_llama(tmp_path / "l", head_dim=16)))   # head_dim read from the config
+    assert cs.qk_rate(wide, 10, budget_bytes=2 * 4 * 2 * 16 * 2 * 10) == pytest.approx(1.0)
+
+
+def test_text_head_map_is_the_eager_head_on_the_jobs_cut(tmp_path):
+    folder = tiny_bert(tmp_path / "m")
+    loaded = cs.load_model(str(folder))
+    text = TEXTS[1]
+    rec = cs.text_head_map(loaded, text, max_tokens=64, layer=1, head=2)
+    np.testing.assert_allclose(rec.numpy(), eager_maps(folder, text)[1, 2], rtol=1e-4, atol=1e-5)
+    ids = loaded.tokenizer(text)["input_ids"]
+    assert list(rec.query_labels) == list(rec.key_labels) and len(rec.key_labels) == len(ids)
+    cut = cs.text_head_map(loaded, text, 5, 1, 2)             # the first 5 tokens, as the job cut them
+    assert cut.numpy().shape == (5, 5) and list(cut.key_labels) == list(rec.key_labels)[:4] + [cut.key_labels[-1]]
+    assert cs.text_head_map(loaded, text, 1, 0, 0).numpy().shape == (cs.MIN_TOKENS, cs.MIN_TOKENS)
