@@ -95,7 +95,8 @@ def _frame(values: dict[tuple[int, int], list[float]]):
 def test_grid_summary_is_each_heads_mean_and_t_interval_over_its_texts():
     from scipy.stats import t as student
 
-    values = {(0, 0): [0.1, 0.3, 0.2, 0.6], (0, 2): [0.5], (1, 1): [0.9, 0.7, float("nan"), 0.8]}
+    values = {(0, 0): [0.1, 0.3, 0.2, 0.6], (0, 2): [0.5], (1, 1): [0.9, 0.7, float("nan"), 0.8],
+              (1, 0): [0.2, 0.4]}
     out = cs.grid_summary(_frame(values), "sink", n_layers=2, n_heads=3)
     for (l, h), vs in values.items():
         v = np.array([x for x in vs if np.isfinite(x)])
@@ -104,18 +105,20 @@ def test_grid_summary_is_each_heads_mean_and_t_interval_over_its_texts():
                   if len(v) > 1 else (v.mean(), v.mean()))
         assert (out["low"][l, h], out["high"][l, h]) == pytest.approx((lo, hi))
         assert out["n"][l, h] == len(vs)                  # texts measured, an undefined value included
-    unmeasured = [(0, 1), (1, 0), (1, 2)]
+    unmeasured = [(0, 1), (1, 2)]
     assert all(np.isnan(out[k][c]) for k in ("mean", "low", "high", "n") for c in unmeasured)
 
 
 def test_typical_texts_are_nearest_and_farthest_from_the_heads_own_mean():
-    values = {(1, 2): [0.50, 0.10, 0.45, 0.95, 0.40, 0.52], (0, 0): [0.47] * 6}  # head (1, 2) mean 0.4867
+    # head (1, 2) has mean 0.4867; heads sharing its layer or its index must not count
+    values = {(1, 2): [0.50, 0.10, 0.45, 0.95, 0.40, 0.52], (1, 0): [0.47] * 6, (0, 2): [0.0] * 6}
     typical, atypical = cs.typical_texts(_frame(values), 1, 2, "sink", k=3)
     mean = np.mean(values[(1, 2)])
     by_distance = sorted(range(6), key=lambda i: abs(values[(1, 2)][i] - mean))
     assert typical["text_id"].tolist() == by_distance[:3] == [0, 5, 2]
     assert atypical["text_id"].tolist() == by_distance[::-1][:3] == [3, 1, 4]
     assert typical["deviation"].tolist() == pytest.approx([values[(1, 2)][i] - mean for i in (0, 5, 2)])
+    assert [len(t) for t in cs.typical_texts(_frame(values), 1, 2, "sink")] == [5, 5]   # five of each by default
 
 
 def test_qk_rate_keeps_every_layer_and_heads_float16_queries_and_keys_within_the_budget(tmp_path):
@@ -124,8 +127,11 @@ def test_qk_rate_keeps_every_layer_and_heads_float16_queries_and_keys_within_the
     assert cs.qk_rate(loaded, 10, budget_bytes=per_token * 10 * 3) == pytest.approx(3.0)
     assert cs.qk_rate(loaded, 1000, budget_bytes=per_token * 250) == pytest.approx(0.25)
     assert cs.qk_rate(loaded, 1, budget_bytes=2**30) == cs.MAX_QK_PER_TEXT
-    wide = cs.load_model(str(tiny_llama(tmp_path / "l", head_dim=16)))   # head_dim read from the config
-    assert cs.qk_rate(wide, 10, budget_bytes=2 * 4 * 2 * 16 * 2 * 10) == pytest.approx(1.0)
+    cfg = loaded.model.config.get_text_config()
+    cfg.head_dim = 5                                         # a model whose heads are not hidden / heads wide
+    assert cs.qk_rate(loaded, 10, budget_bytes=2 * 4 * 2 * 5 * 2 * 10) == pytest.approx(1.0)
+    cfg.head_dim, cfg.hidden_size = None, 30                 # none given: hidden // heads = 7
+    assert cs.qk_rate(loaded, 10, budget_bytes=2 * 4 * 2 * 7 * 2 * 10) == pytest.approx(1.0)
 
 
 def test_text_head_map_is_the_eager_head_on_the_jobs_cut(tmp_path):
