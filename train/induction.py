@@ -343,7 +343,8 @@ def control_summary(path: Path) -> dict:
 
 
 def export(model, tokenizer, folder: Path) -> None:
-    """A Hugging Face folder the page loads like any other causal LM (fp16 safetensors)."""
+    """A Hugging Face folder the page loads like any other causal LM (float32 safetensors: the
+    weights the card was measured on, 0.7 MB)."""
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
 
