@@ -145,3 +145,50 @@ def test_text_head_map_is_the_eager_head_on_the_jobs_cut(tmp_path):
     cut = cs.text_head_map(loaded, text, 5, 1, 2)             # the first 5 tokens, as the job cut them
     assert cut.numpy().shape == (5, 5) and list(cut.key_labels) == list(rec.key_labels)[:4] + [cut.key_labels[-1]]
     assert cs.text_head_map(loaded, text, 1, 0, 0).numpy().shape == (cs.MIN_TOKENS, cs.MIN_TOKENS)
+
+
+@pytest.mark.parametrize("make, causal", [(tiny_bert, False), (tiny_llama, True)])
+def test_a_text_result_records_its_cut_its_mask_its_chance_and_its_sampled_queries_and_keys(tmp_path, make, causal):
+    from models.pretrained.hf import readable_tokens
+
+    loaded = cs.load_model(str(make(tmp_path / "m")))
+    text = TEXTS[1]
+    full = loaded.tokenizer(text)["input_ids"]
+    r = cs.measure_text(loaded, text, max_tokens=6, n_qk=4, seed=3)
+    ids = loaded.tokenizer(text, truncation=True, max_length=6)["input_ids"]
+    assert (r.n_tokens, r.n_tokens_total, r.causal) == (6, len(full), causal)
+    assert r.chance == cs.chance(6, causal, cs.LOCAL_WINDOW)
+    p = r.positions.tolist()
+    assert len(p) == 4 == len(set(p)) and p == sorted(p) and all(0 <= i < 6 for i in p)   # distinct, in order
+    assert r.tokens == readable_tokens(loaded.tokenizer, [ids[i] for i in p])
+    assert r.q.dtype == np.float16 and r.k.dtype == np.float16 and r.q.shape[2] == 4
+    again = cs.measure_text(loaded, text, max_tokens=6, n_qk=4, seed=3)
+    assert again.positions.tolist() == p                                    # seeded
+    seeds = {tuple(cs.measure_text(loaded, text, 6, n_qk=3, seed=s).positions.tolist()) for s in range(6)}
+    assert len(seeds) > 1                                                   # and the seed matters
+    none = cs.measure_text(loaded, text, max_tokens=6)
+    assert none.positions.dtype.kind == "i" and none.positions.shape == (0,) and none.tokens == ()
+    assert none.q.shape[2] == 0
+    every = cs.measure_text(loaded, text, max_tokens=6, n_qk=99)
+    assert every.positions.tolist() == list(range(6))                       # at most every position once
+
+
+def test_a_text_too_short_to_measure_says_how_many_tokens_it_has(tmp_path):
+    import dataclasses
+
+    loaded = cs.load_model(str(tiny_bert(tmp_path / "m")))
+    # a tokenizer that adds no special tokens: one id per word
+    words = dataclasses.replace(loaded, tokenizer=lambda text, **kw: {"input_ids": [5] * len(text.split())})
+    with pytest.raises(ValueError, match=r"^1 token$"):
+        cs.measure_text(words, "hello", max_tokens=64)
+    with pytest.raises(ValueError, match=r"^0 tokens$"):
+        cs.measure_text(words, "", max_tokens=64)
+    assert cs.measure_text(words, "two words", max_tokens=64).n_tokens == 2      # the shortest measured
+
+
+def test_the_local_window_reaches_the_statistic_and_its_chance_level(tmp_path):
+    folder = tiny_bert(tmp_path / "m")
+    r = cs.measure_text(cs.load_model(str(folder)), TEXTS[1], max_tokens=64, local_window=2)
+    np.testing.assert_allclose(r.stats["local"], direct(eager_maps(folder, TEXTS[1]), window=2)["local"],
+                               rtol=1e-4, atol=1e-5)
+    assert r.chance == cs.chance(r.n_tokens, False, 2) != cs.chance(r.n_tokens, False)
