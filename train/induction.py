@@ -167,18 +167,14 @@ def repeat_blocks(batch: torch.Tensor, share: float, generator: torch.Generator,
     return out
 
 
-def build_model(vocab_size: int, layers: int, d_model: int, heads: int, context: int, ids: dict,
-                attention_bias: bool = False):
-    """A Llama-config causal LM whose MLPs are zero and frozen: attention only. With
-    ``attention_bias`` the q, k, v and o projections carry biases (Llama's own option):
-    rotary q and k biases give each head a content-free preference for a relative offset,
-    so a previous-token head need not wait for the embeddings to grow a shared direction."""
+def build_model(vocab_size: int, layers: int, d_model: int, heads: int, context: int, ids: dict):
+    """A Llama-config causal LM whose MLPs are zero and frozen: attention only."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     config = LlamaConfig(vocab_size=vocab_size, hidden_size=d_model, intermediate_size=1,
                          num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads,
                          max_position_embeddings=context, rope_theta=10000.0, tie_word_embeddings=False,
-                         attention_dropout=0.0, attention_bias=attention_bias, **ids)
+                         attention_dropout=0.0, **ids)
     model = LlamaForCausalLM(config)
     for layer in model.model.layers:
         for p in layer.mlp.parameters():
@@ -403,7 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     opt = torch.optim.AdamW(trainable, lr=args.lr, betas=(0.9, args.beta2), weight_decay=0.01)
     gen = torch.Generator().manual_seed(args.seed)
     recipe = {k: getattr(args, k) for k in ("layers", "d_model", "heads", "context", "vocab", "batch", "lr",
-                                             "warmup", "clip", "beta2", "steps", "repeat", "repeat_kind", "layout", "min_span", "max_span", "short_span", "short_steps", "max_gap", "seed")}
+                                             "warmup", "clip", "beta2", "steps", "repeat", "repeat_kind", "layout",
+                                             "min_span", "max_span", "short_span", "short_steps", "max_gap", "seed")}
     ckpt = args.checkpoints / f"{name}.pt"
     history, sittings, step, trained_s = [], [], 0, 0.0
     state = restore_checkpoint(ckpt, device, expect={"recipe": recipe}, model=model, opt=opt) if args.resume else None

@@ -199,23 +199,6 @@ def _kept(explanations: list) -> list[dict]:
     return [_to_tensors(vars(e).copy()) for e in explanations]
 
 
-def _restored(kept: list[dict]) -> list:
-    return [ta.TextExplanation(**_to_arrays(k)) for k in kept]
-
-
-class _Kept:
-    """save_checkpoint stores ``state_dict()`` of each named object: the explanations so far."""
-
-    def __init__(self, explanations: list):
-        self.explanations = explanations
-
-    def state_dict(self) -> dict:
-        return {"explanations": _kept(self.explanations)}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.explanations[:] = _restored(state["explanations"])
-
-
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(prog="python -m train text-attribution", description=__doc__,
@@ -238,9 +221,9 @@ def main(argv=None) -> int:
                 if k in ("model", "max_words", "texts", "steps", "ig_steps", "random_orders", "seed")}
     ckpt = args.checkpoints / f"text-attribution-{args.model}.pt"
     explanations, done_s = [], 0.0
-    kept = _Kept(explanations)
-    state = restore_checkpoint(ckpt, "cpu", expect={"settings": settings}, kept=kept) if args.resume else None
+    state = restore_checkpoint(ckpt, "cpu", expect={"settings": settings}) if args.resume else None
     if state is not None:
+        explanations = [ta.TextExplanation(**_to_arrays(k)) for k in state["explanations"]]
         done_s = state["elapsed"]
         print(f"resumed {ckpt}: {len(explanations)} verses already explained")
     t0 = time.time() - done_s
@@ -250,7 +233,7 @@ def main(argv=None) -> int:
         maps = ta.attention_maps(model, target.ids)
         explanations.append(ta.explain(target, maps, steps=args.steps, n_steps=args.ig_steps,
                                        n_random=args.random_orders, seed=args.seed + i))
-        save_checkpoint(ckpt, {"kept": kept}, settings=settings, elapsed=time.time() - t0)
+        save_checkpoint(ckpt, {}, settings=settings, elapsed=time.time() - t0, explanations=_kept(explanations))
         if args.save_every and (i + 1) % args.save_every == 0 and i + 1 < args.sentences:
             _write(args, argv, device, described, explanations, time.time() - t0)  # a partial card, honestly counted
     elapsed = time.time() - t0

@@ -146,8 +146,6 @@ def received_of(path: str, text: str, chat: bool, n_new: int, layer: int) -> np.
     return lc.attention_received(run_llm(path, text, chat, n_new).captured, layer).numpy()
 
 
-
-
 @st.cache_resource(show_spinner="Running the head-role probes once for this model…", max_entries=2)
 def roles_of(path: str) -> tuple[dict[str, np.ndarray], lc.Captured, int] | None:
     """Each head's role scores on seeded repeated-random-token probes (analysis/head_roles.py),

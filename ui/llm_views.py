@@ -182,17 +182,16 @@ def show_phase_change(card: dict, config: dict) -> None:
     control = card.get("control_1_layer") or {}
     step = ind.get("phase_change_step")
     st.subheader("How these heads formed in training")
-    short = ind.get("short_probe") or {}
-    st.plotly_chart(phase_change_figure(card["curves"], control.get("curves"), step, ind["chance"],
-                                        ind.get("probe_tokens_per_copy", 50), short.get("tokens_per_copy", 20)),
+    probe_n = ind.get("probe_tokens_per_copy", 50)
+    short_n = (ind.get("short_probe") or {}).get("tokens_per_copy", 20)
+    st.plotly_chart(phase_change_figure(card["curves"], control.get("curves"), step, ind["chance"], probe_n, short_n),
                     config=config, key="llm_phase_change")
     ctl = control.get("induction")
     recipe = card.get("recipe", {})
     st.caption(
         f"From the card {card['name']}.json (`{card['made_by']}`), probed every {card['curves'][1]['step']} steps: "
         f"training and held-out loss; in-context learning, {card['icl_definition']}; the best head's induction "
-        f"score on the probe above ({ind.get('probe_tokens_per_copy', 50)} tokens per copy) and on a short probe "
-        f"({short.get('tokens_per_copy', 20)}). Best head {ind['init']:.3f} at initialisation, {ind['final']:.3f} "
+        f"score on the probe above ({probe_n} tokens per copy) and on a short probe ({short_n}). Best head {ind['init']:.3f} at initialisation, {ind['final']:.3f} "
         f"at the end (layer {ind['final_head'][0]} head {ind['final_head'][1]}; chance {ind['chance']:.3f}). " +
         (f"Phase change at step {step}: the first probe where the short-probe score reached half its final value. "
          if step is not None else "No phase change: the best head never rose well above chance. ") +
