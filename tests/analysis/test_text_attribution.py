@@ -48,7 +48,9 @@ def test_decoder_target_is_the_next_tokens_log_probability(llama):
     assert target.attributable.tolist() == [False, True, True, True, True, True]
     with torch.no_grad():
         logp = torch.log_softmax(llama(input_ids=IDS[None]).logits[0, 5], -1)[IDS[6]]
-    assert ta.value(target) == pytest.approx(float(logp), abs=1e-9)
+    # Llama's eager attention takes its softmax in float32 even for a float64 model, and the
+    # full input's rows are longer than the context's: they agree to float32 rounding only
+    assert ta.value(target) == pytest.approx(float(logp), abs=1e-6)
     with pytest.raises(ValueError, match="next token"):
         ta.decoder_target(llama, IDS, position=8, baseline_id=0)
 
