@@ -78,6 +78,93 @@ def test_joint_embedding_centres_and_scales_keys():
         cs.joint_embedding(q[:1], k[:1])
 
 
+def joint_by_hand(q: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The definition, step by step: the keys moved onto the queries' centroid, scaled to
+    their mean norm; both clouds centred together and projected on the covariance's two
+    leading eigenvectors (eigh, not the SVD the module uses). Returns (x, xy)."""
+    k = k - k.mean(axis=0) + q.mean(axis=0)
+    key_norm = np.mean([np.sqrt(sum(v * v for v in row)) for row in k])
+    query_norm = np.mean([np.sqrt(sum(v * v for v in row)) for row in q])
+    k = k * (query_norm / key_norm)
+    x = np.vstack([q, k])
+    x = x - x.mean(axis=0)
+    _, vectors = np.linalg.eigh(x.T @ x)
+    return x, x @ vectors[:, ::-1][:, :2]
+
+
+def same_up_to_sign(a: np.ndarray, b: np.ndarray, **tol) -> None:
+    """Principal axes have no sign: flip each of b's columns to a's before comparing."""
+    signs = np.sign(np.sum(a * b, axis=0))
+    np.testing.assert_allclose(a, b * signs, **tol)
+
+
+@pytest.mark.parametrize("n_q, n_k, d", [(20, 30, 6), (2, 1, 3), (7, 9, 2)])
+def test_joint_embedding_is_pca_of_the_aligned_clouds(n_q, n_k, d):
+    rng = np.random.default_rng(n_q + d)
+    q = rng.normal(size=(n_q, d)) * np.arange(1, d + 1)       # distinct spreads: distinct axes
+    k = 4 * rng.normal(size=(n_k, d)) - 7
+    xy = cs.joint_embedding(q.astype(np.float32), k)
+    assert xy.dtype == np.float32 and xy.shape == (n_q + n_k, 2)
+    _, expected = joint_by_hand(q.astype(np.float32).astype(np.float64), k)
+    same_up_to_sign(xy.astype(np.float64), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_joint_embedding_of_one_dimension_pads_a_zero_axis():
+    q = np.array([[1.0], [2.0], [4.0]])
+    k = np.array([[10.0], [30.0]])
+    xy = cs.joint_embedding(q, k)
+    _, expected = joint_by_hand(q, k)
+    assert xy.shape == (5, 2) and np.all(xy[:, 1] == 0)
+    same_up_to_sign(xy[:, :1].astype(np.float64), expected[:, :1], rtol=1e-5)
+
+
+def test_joint_embedding_keeps_keys_of_zero_norm_unscaled():
+    # queries centred on 0, keys all one point: moved onto the centroid they are all 0 (norm 0)
+    q = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 2.0], [0.0, -2.0]])
+    k = np.full((3, 2), 5.0)
+    xy = cs.joint_embedding(q, k)
+    assert np.isfinite(xy).all()
+    np.testing.assert_allclose(xy[4:], 0.0, atol=1e-6)
+    np.testing.assert_allclose(np.sort(np.abs(xy[:4]).max(axis=1)), [1.0, 1.0, 2.0, 2.0], rtol=1e-6)
+
+
+def test_joint_embedding_tsne_starts_from_the_pca_of_the_clouds():
+    from sklearn.manifold import TSNE
+
+    def by_hand(q, k, perplexity, seed):
+        # the start: the clouds on every principal axis (min(50, d) of them)
+        x, _ = joint_by_hand(q, k)
+        _, _, vt = np.linalg.svd(x, full_matrices=False)
+        return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(x @ vt.T)
+
+    rng = np.random.default_rng(3)
+    q, k = rng.normal(size=(25, 5)), rng.normal(size=(20, 5)) + 3
+    got = cs.joint_embedding(q, k, "tsne", seed=4)
+    assert got.dtype == np.float32
+    # perplexity (N - 1) // 3, at least 2 and at most 30: 14 for N = 45, 2 for N = 5
+    np.testing.assert_allclose(got, by_hand(q, k, 14.0, 4), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(cs.joint_embedding(q[:3], k[:2], "tsne"), by_hand(q[:3], k[:2], 2.0, 0),
+                               rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("q, k", [
+    (np.zeros((3, 4)), np.zeros((3, 5))),          # widths differ
+    (np.zeros((2, 4)), np.zeros(4)),               # keys not a matrix
+    (np.zeros(4), np.zeros((2, 4))),               # queries not a matrix
+    (np.zeros((1, 4)), np.zeros((1, 4))),          # two vectors: fewer than three
+])
+def test_joint_embedding_refuses_what_it_cannot_draw(q, k):
+    with pytest.raises(ValueError, match="at least 3 query/key vectors of one width"):
+        cs.joint_embedding(q, k)
+
+
+def test_joint_embedding_takes_three_vectors_and_names_unknown_methods():
+    q, k = np.array([[0.0, 1.0], [2.0, 0.0]]), np.array([[1.0, 1.0]])
+    assert cs.joint_embedding(q, k).shape == (3, 2)
+    with pytest.raises(ValueError, match="unknown embedding 'umap': 'pca' or 'tsne'"):
+        cs.joint_embedding(q, k, "umap")
+
+
 def test_the_query_key_sample_keeps_its_budget_at_any_corpus_size():
     for rate in (0.25, 1.0, 2.5, 16.0):
         counts = [cs.qk_positions(rate, i) for i in range(1000)]
