@@ -46,17 +46,10 @@ import pyarrow.parquet as pq
 
 from analysis import corpus_stats as cs
 from corpora.texts import TextSet, TextsError, bundled_verses, read_file, sample
+from jobs.ray_cluster import ROOT, RayStartError, connect, start_ray  # noqa: F401 (connect: tests, bench)
 
-ROOT = Path(__file__).resolve().parents[1]
 RESULTS_ENV = "WORKBENCH_RESULTS"
-# Big or private folders that never travel to a cluster as Ray's working_dir
-EXCLUDES = [".venv", ".git", "data", "results", "cache", "checkpoints", "mutants", "tests/e2e/screenshots",
-            "assets/*.safetensors"]
 STATE_RUNNING, STATE_DONE, STATE_FAILED, STATE_STOPPED, STATE_NEW = "running", "done", "failed", "stopped", "new"
-
-
-class RayStartError(RuntimeError):
-    """Ray could not start locally or join the cluster; the message says why."""
 
 
 def results_root() -> Path:
@@ -245,28 +238,6 @@ def job_state(folder: Path) -> dict:
 # --------------------------------------------------------------------------- Ray
 
 
-def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
-    """Join the cluster at ``address`` (or $RAY_ADDRESS), else start a local instance on the
-    loopback address with no dashboard. True when this call started or joined Ray (and the
-    caller should shut it down), False when Ray was already up in this process."""
-    address = address or os.environ.get("RAY_ADDRESS") or None
-    if not address:
-        # Ray binds a local instance to the loopback address when clusters are off (as on
-        # macOS); read when ray is first imported, and inherited by its processes.
-        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    import ray
-
-    if ray.is_initialized():
-        return False
-    if address:
-        ray.init(address=address, log_to_driver=False,
-                 runtime_env={"working_dir": str(ROOT), "excludes": EXCLUDES})
-    else:
-        ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False,
-                 runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
-    return True
-
-
 def run_job(folder: Path, address: str | None = None, workers: int | None = None, num_cpus: int | None = None,
             cpus_per_actor: float = 1.0, gpus_per_actor: float = 0.0, max_batches: int | None = None,
             progress=None) -> dict:
@@ -281,12 +252,7 @@ def run_job(folder: Path, address: str | None = None, workers: int | None = None
     write_status(folder, STATE_RUNNING)
     started = False
     try:
-        try:
-            started = connect(address, num_cpus)
-        except Exception as exc:  # ray raises many types: ConnectionError, RuntimeError, ValueError…
-            where = f"the cluster at {address or os.environ.get('RAY_ADDRESS')}" \
-                if address or os.environ.get("RAY_ADDRESS") else "a local instance"
-            raise RayStartError(f"Ray could not start {where}: {type(exc).__name__}: {exc}") from exc
+        started = start_ray(connect, address, num_cpus)
         import ray  # after connect(): a local start sets how ray picks its address before the import
 
         resources = ray.cluster_resources()

@@ -11,7 +11,7 @@ ALLOWED = {
     "models": {"models"},
     "corpora": {"corpora"},
     "analysis": {"analysis", "models"},
-    "train": {"train", "models", "corpora", "analysis"},
+    "train": {"train", "models", "corpora", "analysis", "jobs"},  # experiments run on jobs/ray_cluster.py
     "jobs": {"jobs", "models", "corpora", "analysis"},  # work over a data set, on Ray
     "ui": {"ui", "models", "corpora", "analysis", "jobs", "viz"},
     "app_pages": {"ui"},  # pages arrange widgets and call ui/, nothing deeper

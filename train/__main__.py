@@ -8,6 +8,7 @@
     python -m train minilm                       # the card of the pretrained MiniLM
     python -m train text-attribution --model minilm  # attention vs attribution on 200 verses
     python -m train induction --layers 2         # the induction-head phase change (--layers 1: control)
+    python -m train experiment spatial --arms baseline cbam_full --seeds 0 1 2  # arms x seeds on Ray
 
 Each lab is a module of this package with ``main(argv)``; this file only dispatches by
 lab name. Modules are imported only when their lab is asked for, so one lab's
@@ -28,6 +29,7 @@ LABS = {
     "minilm": "train.cards",
     "text-attribution": "train.text_attribution",
     "induction": "train.induction",
+    "experiment": "train.experiment",
 }
 
 

@@ -1,0 +1,137 @@
+"""The experiment runner: arms x seeds of a real training command on a local Ray instance,
+finished trials skipped on a second run, a failing trial reported with its log, and the
+summary card's statistics against statistics.mean and statistics.stdev."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+
+import pytest
+
+from corpora.fashion import DATA_DIR
+from train import experiment as ex
+from train.__main__ import main as train_main
+
+needs_fashion = pytest.mark.skipif(not (DATA_DIR / "train-images-idx3-ubyte.gz").is_file(),
+                                   reason="needs Debian's dataset-fashion-mnist (make data)")
+TINY_SPATIAL = ["--epochs", "1", "--train-scenes", "32", "--test-scenes", "16", "--probe-scenes", "8",
+                "--batch", "16", "--width", "4"]
+
+
+def _fake_trial(runs, arm, seed, card, weights=b""):
+    folder = ex.trial_dir(runs, arm, seed)
+    folder.mkdir(parents=True)
+    (folder / f"spatial_{arm}.json").write_text(json.dumps(card))
+    (folder / f"spatial_{arm}.safetensors").write_bytes(weights)
+    (folder / ex.TRIAL_FILE).write_text(json.dumps({"card": f"spatial_{arm}.json", "command": f"train s{seed}",
+                                                    "seconds": 1.0 + seed}))
+
+
+def test_summary_card_holds_mean_and_sample_sd_of_every_shared_number(tmp_path):
+    runs = tmp_path / "runs"
+    accs = {3: 0.71, 1: 0.75, 2: 0.80}
+    for seed, acc in accs.items():
+        card = {"name": "spatial_dnl", "metrics": {"test_accuracy": acc, "pointing": {"game": acc / 2}},
+                "epochs": 5, "finished": True, "curve": [1, 2], "note": "x", "nan": float("nan")}
+        if seed == 2:
+            card["only_here"] = 1.0
+        _fake_trial(runs, "dnl", seed, card, weights=f"w{seed}".encode())
+    path = ex.summarise(runs, "dnl", [3, 1, 2], tmp_path / "assets", made_by="python -m train experiment x")
+    card = json.loads(path.read_text())
+    assert path.name == "spatial_dnl.json" and card["seeds"] == [1, 2, 3]
+    values = [accs[1], accs[2], accs[3]]                       # seed order
+    acc = card["across_seeds"]["metrics.test_accuracy"]
+    assert acc["values"] == values
+    assert acc["mean"] == pytest.approx(statistics.mean(values))
+    assert acc["sd"] == pytest.approx(statistics.stdev(values))
+    assert card["across_seeds"]["metrics.pointing.game"]["mean"] == pytest.approx(statistics.mean(values) / 2)
+    # booleans, lists, strings, NaN and numbers that not every seed holds are no statistics
+    assert set(card["across_seeds"]) == {"metrics.test_accuracy", "metrics.pointing.game", "epochs"}
+    assert card["across_seeds"]["epochs"] == {"mean": 5.0, "sd": 0.0, "values": [5.0, 5.0, 5.0]}
+    # the lowest seed's card and weights stand for the arm on the page
+    assert card["metrics"]["test_accuracy"] == accs[1] and "only_here" not in card
+    assert (tmp_path / "assets" / "spatial_dnl.safetensors").read_bytes() == b"w1"
+    assert card["experiment"] == {"made_by": "python -m train experiment x", "weights_from_seed": 1,
+                                  "trials": ["train s1", "train s2", "train s3"], "trial_seconds": [2.0, 3.0, 4.0]}
+
+
+def test_one_seed_has_sd_zero_and_unfinished_seeds_are_named(tmp_path):
+    _fake_trial(tmp_path, "baseline", 0, {"acc": 0.5})
+    card = json.loads(ex.summarise(tmp_path, "baseline", [0], tmp_path / "out").read_text())
+    assert card["across_seeds"]["acc"] == {"mean": 0.5, "sd": 0.0, "values": [0.5]}
+    with pytest.raises(ValueError, match=r"baseline: seeds \[1, 2\] have not finished"):
+        ex.summarise(tmp_path, "baseline", [0, 1, 2], tmp_path / "out")
+
+
+def test_trial_command_passes_the_arm_seed_threads_and_resume(tmp_path):
+    cmd = ex.trial_command("spatial", "cbam_full", 3, tmp_path, 2.0, ["--epochs", "5"])
+    assert cmd[:4] == [sys.executable, "-m", "train", "spatial"]
+    assert cmd[4:] == ["--arch", "cbam_full", "--epochs", "5", "--seed", "3", "--threads", "2", "--resume",
+                       "--out", str(tmp_path), "--checkpoints", str(tmp_path / "checkpoints")]
+    assert ex.trial_command("captioning", "no_ds", 0, tmp_path, 0.5, [])[4:7] == ["--variant", "no_ds", "--seed"]
+    assert "--threads" in (sag := ex.trial_command("sagan", "sagan", 0, tmp_path, 1, [])) and "--arch" not in sag
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["nolab", "--arms", "a"], "unknown lab 'nolab'"),
+    (["spatial", "--arms", "../x"], "arm names become folder names"),
+    (["spatial", "--arms", "a", "a"], "each arm and each seed once"),
+    (["spatial", "--arms", "a", "--seeds", "1", "1"], "each arm and each seed once"),
+    (["spatial", "--arms", "a", "--cpus-per-trial", "0"], "--cpus-per-trial must be positive"),
+])
+def test_bad_options_end_in_a_message(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        ex.main(argv)
+    assert message in capsys.readouterr().err
+
+
+def test_summarise_only_says_what_is_missing(tmp_path, capsys):
+    code = ex.main(["spatial", "--arms", "baseline", "--seeds", "0", "--runs", str(tmp_path),
+                    "--out", str(tmp_path / "out"), "--summarise-only"])
+    assert code == 1
+    assert "not summarised: baseline: seeds [0] have not finished" in capsys.readouterr().err
+
+
+def test_when_ray_cannot_start_the_experiment_says_why(tmp_path, monkeypatch, capsys):
+    def refuse(*_):
+        raise ConnectionError("nothing listens at 10.0.0.1:6379")
+    monkeypatch.setattr(ex, "connect", refuse)
+    code = ex.main(["spatial", "--arms", "baseline", "--seeds", "0", "--runs", str(tmp_path),
+                    "--address", "10.0.0.1:6379"])
+    assert code == 2
+    assert ("Ray could not start the cluster at 10.0.0.1:6379: ConnectionError: nothing listens at "
+            "10.0.0.1:6379") in capsys.readouterr().err
+
+
+@needs_fashion
+def test_arms_by_seeds_on_ray_then_a_second_run_skips_them(tmp_path, capsys):
+    runs, out = tmp_path / "runs", tmp_path / "assets"
+    argv = ["experiment", "spatial", "--arms", "baseline", "cbam_channel", "--seeds", "0", "1",
+            "--runs", str(runs), "--out", str(out), "--num-cpus", "2", "--", *TINY_SPATIAL]
+    assert train_main(argv) == 0
+    for arm in ("baseline", "cbam_channel"):
+        card = json.loads((out / f"spatial_{arm}.json").read_text())
+        assert card["seeds"] == [0, 1] and (out / f"spatial_{arm}.safetensors").is_file()
+        per_seed = [json.loads((ex.trial_dir(runs, arm, s) / f"spatial_{arm}.json").read_text()) for s in (0, 1)]
+        for key, stat in card["across_seeds"].items():
+            assert stat["values"] == [ex.numbers(c)[key] for c in per_seed], key
+        trial = ex.finished(ex.trial_dir(runs, arm, 1))
+        assert trial["returncode"] == 0 and "--seed 1" in trial["command"] and "--resume" in trial["command"]
+    assert "4 trials to run" in capsys.readouterr().out
+    assert train_main(argv) == 0                                      # nothing left to train
+    assert "0 trials to run (4 finished before)" in capsys.readouterr().out
+
+
+@needs_fashion
+def test_a_failing_trial_is_reported_with_its_log_and_the_others_finish(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    code = ex.main(["spatial", "--arms", "baseline", "no_such_arch", "--seeds", "0", "--runs", str(runs),
+                    "--out", str(tmp_path / "assets"), "--num-cpus", "2", "--", *TINY_SPATIAL])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "no_such_arch seed 0 failed" in err and "exit code 2" in err and "invalid choice" in err
+    assert ex.finished(ex.trial_dir(runs, "baseline", 0)) is not None
+    assert ex.finished(ex.trial_dir(runs, "no_such_arch", 0)) is None
+    assert (tmp_path / "assets" / "spatial_baseline.json").is_file()

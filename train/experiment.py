@@ -1,0 +1,265 @@
+"""Arms × seeds on Ray: every trial is one of this package's training commands; then one
+card per arm with each number's mean and standard deviation over the seeds.
+
+    python -m train experiment spatial --arms baseline cbam_channel cbam_full --seeds 0 1 2 3 4 -- --epochs 5
+    python -m train experiment captioning --arms full no_ds --seeds 0 1 2 -- --max-minutes 12
+    python -m train experiment spatial --arms baseline --seeds 0 1 --address ray://head:10001
+    python -m train experiment spatial --arms baseline cbam_full --seeds 0 1 2 3 4 --summarise-only
+
+A trial runs ``python -m train LAB <arm flag> ARM --seed S --threads C --resume --out
+RUNS/ARM/seed-S --checkpoints RUNS/ARM/seed-S/checkpoints`` and the options after ``--``, as
+the child of a Ray task that holds C CPUs (``--cpus-per-trial``; GPUs with
+``--gpus-per-trial``), so a 2-core machine trains two one-CPU trials at a time. Its output
+goes to RUNS/ARM/seed-S/train.log and, once it exits cleanly, the runner writes trial.json
+beside the card the lab wrote. Running the same command again skips finished trials; a
+stopped one resumes from its own checkpoint (every lab's ``--resume``; a run with nothing to
+resume starts fresh).
+
+The summary card of an arm, written to ``--out`` (assets/ by default) under the lab's own card
+name: the lowest seed's card (its weights are copied beside it; the page reads that card as
+before) plus ``seeds`` and ``across_seeds``, every number that every seed's card holds as
+{"mean", "sd" (n - 1), "values" (in seed order)}, keyed by its dotted path in the card.
+
+Where it runs: jobs/ray_cluster.py; a local instance of ``--num-cpus`` CPUs (default: the
+machine's) unless ``--address`` or $RAY_ADDRESS names a cluster. Nothing else changes on a
+cluster, except that RUNS and the data must sit on a filesystem every node sees.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import math
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from jobs.ray_cluster import ROOT, RayStartError, connect, start_ray
+
+# How each lab names the variant it trains (labs without one take --arms with one name)
+ARM_FLAGS = {"spatial": "--arch", "translation": "--arch", "captioning": "--variant", "induction": "--layers"}
+TRIAL_FILE = "trial.json"
+LOG_FILE = "train.log"
+LOG_TAIL_LINES = 15
+
+
+def runs_root(lab: str) -> Path:
+    return ROOT / "results" / "experiments" / lab
+
+
+def trial_dir(runs: Path, arm: str, seed: int) -> Path:
+    return Path(runs) / arm / f"seed-{seed}"
+
+
+def trial_command(lab: str, arm: str, seed: int, folder: Path, cpus: float, extra: list[str]) -> list[str]:
+    """The training command of one trial (the module's own flags come last so they cannot be
+    overridden by accident from ``extra``)."""
+    flag = ARM_FLAGS.get(lab)
+    arm_args = [flag, arm] if flag else []
+    return [sys.executable, "-m", "train", lab, *arm_args, *extra, "--seed", str(seed),
+            "--threads", str(max(1, int(cpus))), "--resume", "--out", str(folder),
+            "--checkpoints", str(folder / "checkpoints")]
+
+
+def finished(folder: Path) -> dict | None:
+    """trial.json of a trial that ended cleanly, else None."""
+    try:
+        return json.loads((Path(folder) / TRIAL_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+try:  # loaded here, not in the forked child, where loading a library could deadlock
+    _LIBC = ctypes.CDLL("libc.so.6", use_errno=True)
+except OSError:  # not Linux: a stopped experiment may leave its training processes running
+    _LIBC = None
+PR_SET_PDEATHSIG, SIGTERM = 1, 15
+ARM_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")  # a folder name: no paths, no dot files
+
+
+def _die_with_parent() -> None:
+    # Linux: the training process gets SIGTERM when its Ray worker dies (a stopped experiment)
+    if _LIBC is not None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, SIGTERM)
+
+
+def cards_in(folder: Path) -> list[Path]:
+    return sorted(p for p in Path(folder).glob("*.json") if p.name != TRIAL_FILE)
+
+
+def run_trial(lab: str, arm: str, seed: int, folder: str, cpus: float, extra: list[str]) -> dict:
+    """One trial, in a Ray task: the training command as a child process. Returns what
+    trial.json holds (written only when the command succeeded), with ``returncode`` and,
+    for a failure, the last lines of its log."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    cmd = trial_command(lab, arm, seed, folder, cpus, extra)
+    started = time.time()
+    with open(folder / LOG_FILE, "ab") as log:
+        log.write(f"\n$ {' '.join(cmd)}\n".encode())
+        log.flush()
+        code = subprocess.call(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                               preexec_fn=_die_with_parent)
+    result = {"lab": lab, "arm": arm, "seed": seed, "command": " ".join(cmd[1:]), "returncode": code,
+              "seconds": round(time.time() - started, 1)}
+    cards = cards_in(folder)
+    if code == 0 and len(cards) == 1:
+        result["card"] = cards[0].name
+        (folder / TRIAL_FILE).write_text(json.dumps(result, indent=1), encoding="utf-8")
+    else:
+        lines = (folder / LOG_FILE).read_text(encoding="utf-8", errors="replace").splitlines()
+        why = (f"exit code {code}" if code else
+               f"it wrote {len(cards)} cards ({', '.join(p.name for p in cards) or 'none'}), not one")
+        result["error"] = why + "; the log ends:\n" + "\n".join(lines[-LOG_TAIL_LINES:])
+    return result
+
+
+def numbers(card: dict, prefix: str = "") -> dict[str, float]:
+    """Every finite number in a card (nested dicts walked, lists and booleans left out), by
+    dotted path."""
+    out = {}
+    for key, value in card.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(numbers(value, path + "."))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            out[path] = float(value)
+    return out
+
+
+def across_seeds(cards: list[dict]) -> dict[str, dict]:
+    """{path: {"mean", "sd", "values"}} for every number that every card holds."""
+    per_card = [numbers(c) for c in cards]
+    shared = [k for k in per_card[0] if all(k in n for n in per_card[1:])]
+    out = {}
+    for key in shared:
+        values = [n[key] for n in per_card]
+        mean = sum(values) / len(values)
+        sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+        out[key] = {"mean": mean, "sd": sd, "values": values}
+    return out
+
+
+def summarise(runs: Path, arm: str, seeds: list[int], out: Path, made_by: str | None = None) -> Path:
+    """Write the arm's summary card (and the lowest seed's weights) into ``out``."""
+    trials = {s: finished(trial_dir(runs, arm, s)) for s in sorted(seeds)}
+    missing = [s for s, t in trials.items() if t is None]
+    if missing:
+        raise ValueError(f"{arm}: seeds {missing} have not finished; run the experiment (without "
+                         "--summarise-only) to train them")
+    names = {t["card"] for t in trials.values()}
+    if len(names) != 1:
+        raise ValueError(f"{arm}: the seeds wrote different cards {sorted(names)}")
+    name = names.pop()
+    cards = [json.loads((trial_dir(runs, arm, s) / name).read_text(encoding="utf-8")) for s in trials]
+    first = min(trials)
+    card = dict(cards[0])
+    card["seeds"] = sorted(trials)
+    card["across_seeds"] = across_seeds(cards)
+    card["experiment"] = {"made_by": made_by, "weights_from_seed": first,
+                          "trials": [trials[s]["command"] for s in sorted(trials)],
+                          "trial_seconds": [trials[s]["seconds"] for s in sorted(trials)]}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for weights in trial_dir(runs, arm, first).glob("*.safetensors"):
+        shutil.copyfile(weights, out / weights.name)
+    path = out / name
+    path.write_text(json.dumps(card, indent=1), encoding="utf-8")
+    return path
+
+
+def run_experiment(lab: str, arms: list[str], seeds: list[int], runs: Path, extra: list[str],
+                   address: str | None = None, num_cpus: int | None = None, cpus_per_trial: float = 1.0,
+                   gpus_per_trial: float = 0.0, progress=None) -> list[dict]:
+    """Every unfinished (arm, seed) trial on Ray; returns the results of the trials run now."""
+    todo = [(a, s) for a in arms for s in seeds if finished(trial_dir(runs, a, s)) is None]
+    if not todo:
+        return []
+    started = start_ray(connect, address, num_cpus)
+    import ray
+
+    try:
+        task = ray.remote(num_cpus=cpus_per_trial, num_gpus=gpus_per_trial, max_retries=0)(run_trial)
+        pending = {task.remote(lab, a, s, str(trial_dir(runs, a, s)), cpus_per_trial, list(extra)): (a, s)
+                   for a, s in todo}
+        results = []
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            pending.pop(ready[0])
+            results.append(ray.get(ready[0]))
+            if progress is not None:
+                progress(results[-1], len(results), len(todo))
+        return results
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    own = argv[:argv.index("--")] if "--" in argv else argv
+    p = argparse.ArgumentParser(prog="python -m train experiment", description=__doc__.split("\n\n")[0],
+                                epilog="options after -- go to every trial's training command")
+    p.add_argument("lab", help="a lab of python -m train (spatial, captioning, sagan, translation, induction)")
+    p.add_argument("--arms", nargs="+", required=True, help="the variants compared (the lab's --arch / --variant)")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    p.add_argument("--runs", type=Path, help="trial folders (default results/experiments/LAB)")
+    p.add_argument("--out", type=Path, default=ROOT / "assets", help="where the summary cards and weights go")
+    p.add_argument("--address", help="an existing Ray cluster (default: $RAY_ADDRESS, else a local instance)")
+    p.add_argument("--num-cpus", type=int, help="CPUs of the local instance (default: the machine's)")
+    p.add_argument("--cpus-per-trial", type=float, default=1.0)
+    p.add_argument("--gpus-per-trial", type=float, default=0.0)
+    p.add_argument("--summarise-only", action="store_true", help="write the cards from finished trials only")
+    args = p.parse_args(own)
+    from train.__main__ import LABS
+
+    if args.lab not in LABS or args.lab == "experiment":
+        p.error(f"unknown lab {args.lab!r}: one of {', '.join(k for k in LABS if k != 'experiment')}")
+    if len(set(args.seeds)) != len(args.seeds) or len(set(args.arms)) != len(args.arms):
+        p.error("each arm and each seed once")
+    bad = [a for a in args.arms if not ARM_NAME.match(a)]
+    if bad:
+        p.error(f"arm names become folder names: {bad} must be letters, digits, '_', '.' or '-'")
+    if args.cpus_per_trial <= 0 or args.gpus_per_trial < 0:
+        p.error("--cpus-per-trial must be positive and --gpus-per-trial not negative")
+    runs = args.runs or runs_root(args.lab)
+    failed = []
+    if not args.summarise_only:
+        from tqdm import tqdm
+
+        n_todo = sum(finished(trial_dir(runs, a, s)) is None for a in args.arms for s in args.seeds)
+        print(f"{args.lab}: {len(args.arms)} arms x {len(args.seeds)} seeds, {n_todo} trials to run "
+              f"({len(args.arms) * len(args.seeds) - n_todo} finished before) in {runs}", flush=True)
+        bar = tqdm(total=n_todo, unit="trial")
+
+        def progress(result, done, total):
+            bar.update(1)
+            state = "done" if "error" not in result else "FAILED"
+            bar.write(f"{result['arm']} seed {result['seed']}: {state} in {result['seconds']:.0f} s")
+
+        try:
+            results = run_experiment(args.lab, args.arms, args.seeds, runs, extra, args.address, args.num_cpus,
+                                     args.cpus_per_trial, args.gpus_per_trial, progress)
+        except RayStartError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            bar.close()
+        failed = [r for r in results if "error" in r]
+        for r in failed:
+            print(f"\n{r['arm']} seed {r['seed']} failed ({trial_dir(runs, r['arm'], r['seed']) / LOG_FILE}): "
+                  f"{r['error']}", file=sys.stderr)
+    for arm in args.arms:
+        try:
+            path = summarise(runs, arm, args.seeds, args.out, "python -m train experiment " + " ".join(argv))
+        except ValueError as exc:
+            print(f"not summarised: {exc}", file=sys.stderr)
+            failed.append({"arm": arm})
+            continue
+        print(f"wrote {path}")
+    return 1 if failed else 0
