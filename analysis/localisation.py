@@ -8,6 +8,20 @@ pointing game   For each scene, the peak cell of a (h, w) map is a hit when the 
                 (Zhang et al., "Top-down neural attention by excitation backprop",
                 2016, without the 15-pixel tolerance: a 16 x 16 grid cell is already
                 4 canvas pixels.)
+energy in box   The share of a non-negative map's mass inside the box, each cell
+                spreading its weight evenly over its canvas pixels (so a cell half
+                inside counts half): sum_c m_c cov_c / sum_c m_c.
+sign-aware      A map whose sign carries no meaning (the 1/N non-local maps are
+                products of learned embeddings: the target may be its most negative
+                region) is scored as |m - mean(m)|, its strongest departure from its
+                own mean, either way.
+chance levels   The same scores for maps that know nothing of the scene, on the same
+                scenes and boxes: a uniform map (pointing: the share of cells whose
+                centre lies in the box, a random cell's hit rate; energy: the box's
+                share of the canvas), a centre prior (a Gaussian bump on the canvas
+                centre, sigma a quarter of the canvas), and the model's own map scored
+                against another scene's box (each scene's box moved to the next scene),
+                which is high when the map is a location prior rather than the target.
 affinity mass   For an affinity matrix A (N queries x N keys), the mass a key receives
                 averaged over all queries: mean_i A_ij, as a (h, w) map.
 query           For an affinity matrix A, the mean cosine similarity between the rows
@@ -47,6 +61,81 @@ def pointing_hits(maps: np.ndarray, boxes: np.ndarray, canvas: int = 64) -> np.n
 
 def pointing_game(maps: np.ndarray, boxes: np.ndarray, canvas: int = 64) -> float:
     return float(pointing_hits(maps, boxes, canvas).mean())
+
+
+def cell_coverage(box, grid: tuple[int, int], canvas: int = 64) -> np.ndarray:
+    """(gh, gw): the fraction of each grid cell's canvas pixels that lie inside the box.
+
+    Each cell spreads its attention evenly over the pixels it covers, so a cell half
+    inside the box counts half and the score does not depend on the grid size.
+    """
+    gh, gw = grid
+    x0, y0, x1, y1 = (float(v) for v in box)
+    ch, cw = canvas / gh, canvas / gw
+    ys = np.clip(np.minimum(np.arange(1, gh + 1) * ch, y1) - np.maximum(np.arange(gh) * ch, y0), 0, None) / ch
+    xs = np.clip(np.minimum(np.arange(1, gw + 1) * cw, x1) - np.maximum(np.arange(gw) * cw, x0), 0, None) / cw
+    return np.outer(ys, xs)
+
+
+def box_mass(alpha: np.ndarray, box, canvas: int = 64) -> float:
+    """Share of a (gh, gw) non-negative map's mass inside a pixel box (x0, y0, x1, y1); 0 for a zero map."""
+    a = np.asarray(alpha, dtype=np.float64)
+    total = a.sum()
+    return float((a * cell_coverage(box, a.shape, canvas)).sum() / total) if total > 0 else 0.0
+
+
+def energy_in_box(maps: np.ndarray, boxes: np.ndarray, canvas: int = 64) -> np.ndarray:
+    """(B, h, w) non-negative maps, (B, 4) boxes -> (B,) share of each map's mass in its box."""
+    m = np.asarray(maps, dtype=np.float64)
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    if m.ndim != 3 or b.shape[0] != m.shape[0]:
+        raise ValueError(f"need (B, h, w) maps and (B, 4) boxes, got {m.shape} and {b.shape}")
+    if (m < 0).any():
+        raise ValueError("energy in box needs non-negative maps (score a signed map sign-aware)")
+    return np.array([box_mass(mi, bi, canvas) for mi, bi in zip(m, b)])
+
+
+def sign_aware(maps: np.ndarray) -> np.ndarray:
+    """(B, h, w) -> |m - mean(m)| per map: where it departs most from its mean, either sign."""
+    m = np.asarray(maps, dtype=np.float64)
+    return np.abs(m - m.mean(axis=(1, 2), keepdims=True))
+
+
+def centre_prior(grid: tuple[int, int], canvas: int = 64) -> np.ndarray:
+    """(h, w) Gaussian bump on the canvas centre (sigma = canvas / 4) sampled at the cell centres."""
+    h, w = grid
+    y = (np.arange(h) + 0.5) * canvas / h - canvas / 2
+    x = (np.arange(w) + 0.5) * canvas / w - canvas / 2
+    sigma = canvas / 4
+    return np.exp(-(y[:, None] ** 2 + x[None, :] ** 2) / (2 * sigma ** 2))
+
+
+def localisation_scores(maps: np.ndarray, boxes: np.ndarray, canvas: int = 64) -> dict:
+    """Pointing game and energy in box of sign-aware maps, each beside its chance levels:
+    {"pointing_game": {"map", "chance": {"uniform", "centre_prior", "shuffled_box"}},
+     "energy_in_box": {...the same keys}} (means over the B scenes)."""
+    m = sign_aware(maps)
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    if len(b) != len(m):
+        raise ValueError(f"{len(m)} maps but {len(b)} boxes")
+    grid = m.shape[1:]
+    shuffled = np.roll(b, 1, axis=0)
+    prior = np.broadcast_to(centre_prior(grid, canvas), m.shape)
+    ys = (np.arange(grid[0]) + 0.5) * canvas / grid[0]
+    xs = (np.arange(grid[1]) + 0.5) * canvas / grid[1]
+    inside = ((xs[None, None, :] >= b[:, 0, None, None]) & (xs[None, None, :] < b[:, 2, None, None])
+              & (ys[None, :, None] >= b[:, 1, None, None]) & (ys[None, :, None] < b[:, 3, None, None]))
+    box_share = np.array([cell_coverage(bi, grid, canvas).mean() for bi in b])
+    return {
+        "pointing_game": {"map": float(pointing_hits(m, b, canvas).mean()),
+                          "chance": {"uniform": float(inside.mean(axis=(1, 2)).mean()),
+                                     "centre_prior": float(pointing_hits(prior, b, canvas).mean()),
+                                     "shuffled_box": float(pointing_hits(m, shuffled, canvas).mean())}},
+        "energy_in_box": {"map": float(energy_in_box(m, b, canvas).mean()),
+                          "chance": {"uniform": float(box_share.mean()),
+                                     "centre_prior": float(energy_in_box(prior, b, canvas).mean()),
+                                     "shuffled_box": float(energy_in_box(m, shuffled, canvas).mean())}},
+    }
 
 
 def affinity_mass(affinity: np.ndarray, grid: tuple[int, int]) -> np.ndarray:

@@ -146,24 +146,3 @@ def build_captioned(split: str, n: int, seed: int = DEFAULT_SEED, data_dir: Path
         np.savez_compressed(tmp, **out)
         tmp.replace(path)
     return out
-
-
-def cell_coverage(box, grid: tuple[int, int], canvas: int = CANVAS) -> np.ndarray:
-    """(gh, gw): the fraction of each grid cell's canvas pixels that lie inside the box.
-
-    Each cell spreads its attention evenly over the pixels it covers, so a cell half
-    inside the box counts half and the score does not depend on the grid size.
-    """
-    gh, gw = grid
-    x0, y0, x1, y1 = (float(v) for v in box)
-    ch, cw = canvas / gh, canvas / gw
-    ys = np.clip(np.minimum(np.arange(1, gh + 1) * ch, y1) - np.maximum(np.arange(gh) * ch, y0), 0, None) / ch
-    xs = np.clip(np.minimum(np.arange(1, gw + 1) * cw, x1) - np.maximum(np.arange(gw) * cw, x0), 0, None) / cw
-    return np.outer(ys, xs)
-
-
-def box_mass(alpha: np.ndarray, box, canvas: int = CANVAS) -> float:
-    """Share of a (gh, gw) attention map's mass inside a pixel box (x0, y0, x1, y1)."""
-    a = np.asarray(alpha, dtype=np.float64)
-    total = a.sum()
-    return float((a * cell_coverage(box, a.shape, canvas)).sum() / total) if total > 0 else 0.0

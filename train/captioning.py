@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from corpora.captions import (MAX_LEN, PAD, VOCAB, WORD_ID, build_captioned, cell_coverage,
-                             decode)
+from analysis.localisation import cell_coverage
+from corpora.captions import MAX_LEN, PAD, VOCAB, WORD_ID, build_captioned, decode
 from corpora.fashion import DATA_DIR
 from models.show_attend_tell import MODES, ShowAttendTell, caption_loss
 from train.cards import run_facts, write_card

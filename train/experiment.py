@@ -254,12 +254,36 @@ def main(argv=None) -> int:
         for r in failed:
             print(f"\n{r['arm']} seed {r['seed']} failed ({trial_dir(runs, r['arm'], r['seed']) / LOG_FILE}): "
                   f"{r['error']}", file=sys.stderr)
+    written = {}
     for arm in args.arms:
         try:
-            path = summarise(runs, arm, args.seeds, args.out, "python -m train experiment " + " ".join(argv))
+            written[arm] = summarise(runs, arm, args.seeds, args.out, "python -m train experiment " + " ".join(argv))
         except ValueError as exc:
             print(f"not summarised: {exc}", file=sys.stderr)
             failed.append({"arm": arm})
             continue
-        print(f"wrote {path}")
+        print(f"wrote {written[arm]}")
+    compare(args.lab, runs, args.seeds, written)
     return 1 if failed else 0
+
+
+def compare(lab: str, runs: Path, seeds: list[int], written: dict[str, Path]) -> None:
+    """The lab's own comparison of its arms (``compare_arms`` of its module, if it has one:
+    e.g. paired tests against the baseline), written into each summary card as ``comparison``."""
+    import importlib
+
+    from train.__main__ import LABS
+
+    hook = getattr(importlib.import_module(LABS[lab]), "compare_arms", None)
+    if hook is None or not written:
+        return
+    cards = {arm: {s: json.loads((trial_dir(runs, arm, s) / path.name).read_text(encoding="utf-8")) for s in seeds}
+             for arm, path in written.items()}
+    statements = set()
+    for arm, result in hook(cards).items():
+        card = json.loads(written[arm].read_text(encoding="utf-8"))
+        card["comparison"] = result
+        written[arm].write_text(json.dumps(card, indent=1), encoding="utf-8")
+        statements |= {part["statement"] for part in result.values() if isinstance(part, dict) and "statement" in part}
+    for line in sorted(statements):
+        print(line)

@@ -27,7 +27,8 @@ from tqdm import tqdm
 
 from models.classifiers import ARCHS, SpatialClassifier
 from corpora.fashion import CANVAS, CLASSES, DATA_DIR, build_split
-from analysis.localisation import affinity_mass, pointing_hits, query_independence
+from analysis.localisation import affinity_mass, localisation_scores, pointing_hits, query_independence
+from analysis.paired_tests import across_seeds, mcnemar
 from models.weights import read_card
 from train.cards import run_facts, write_card
 from train.checkpoint import restore_checkpoint, save_checkpoint, save_weights
@@ -113,10 +114,12 @@ def fit(model, images, labels, *, epochs, batch, lr, seed, device, checkpoint: P
 
 @torch.inference_mode()
 def evaluate(model, images, labels, boxes, *, device, probe: int = 1000, batch: int = 250) -> dict:
-    """Test accuracy on all scenes; pointing game and query independence on the first ``probe``."""
+    """Test accuracy (and each scene's correctness) on all scenes; on the first ``probe``:
+    the pointing game of each map as it is, its sign-aware pointing game and energy in box
+    beside their chance levels (analysis/localisation.py), and query independence."""
     model.eval().to(device)
-    correct = 0
-    hits: dict[str, list[np.ndarray]] = {}
+    correct = []
+    maps: dict[str, list[np.ndarray]] = {}
     qi: dict[str, list[np.ndarray]] = {}
 
     def add(store, key, value):
@@ -125,39 +128,65 @@ def evaluate(model, images, labels, boxes, *, device, probe: int = 1000, batch: 
     for idx in batches(len(images), batch):
         x = as_input(images[idx], device)
         logits, records = model(x)
-        correct += int((logits.argmax(1).cpu().numpy() == labels[idx]).sum())
+        correct.append(logits.argmax(1).cpu().numpy() == labels[idx])
         keep = idx[idx < probe]
         if keep.size == 0:
             continue
         k = keep.size  # batches run in order, so the probe scenes are each batch's head
-        b = boxes[keep]
         # Reference with no attention at all: where stage-1 features are strongest.
         feats, _ = model.features(x[:k])
-        energy = feats.pow(2).mean(1).cpu().numpy()               # (k, 16, 16)
-        add(hits, "feature_energy (reference, no attention)", pointing_hits(energy, b, CANVAS))
+        add(maps, "feature_energy (reference, no attention)", feats.pow(2).mean(1).cpu().numpy())  # (k, 16, 16)
         pair_mass = None
         unary = None
         for r in records:
             w = r.numpy()[:k]
             if r.kind == "spatial":
-                add(hits, f"{r.name} (mask)", pointing_hits(w, b, CANVAS))
+                add(maps, f"{r.name} (mask)", w)
             elif r.kind in ("affinity", "pairwise"):
                 mass = affinity_mass(w, r.grid)                   # (k, h, w)
-                add(hits, f"{r.name} (mass over queries)", pointing_hits(mass, b, CANVAS))
+                add(maps, f"{r.name} (mass over queries)", mass)
                 add(qi, r.name, query_independence(w))
                 if r.kind == "pairwise":
                     pair_mass = mass
             elif r.kind == "unary":
                 unary = w
-                add(hits, f"{r.name} (unary map)", pointing_hits(w, b, CANVAS))
+                add(maps, f"{r.name} (unary map)", w)
         if pair_mass is not None and unary is not None:
-            add(hits, "dnl.combined (pairwise mass + unary)", pointing_hits(pair_mass + unary, b, CANVAS))
+            add(maps, "dnl.combined (pairwise mass + unary)", pair_mass + unary)
+    correct = np.concatenate(correct)
+    n_probe = int(min(probe, len(images)))
+    joined = {k: np.concatenate(v) for k, v in maps.items()}
     return {
-        "test_accuracy": correct / len(images),
-        "pointing_game": {k: float(np.concatenate(v).mean()) for k, v in hits.items()},
+        "test_accuracy": float(correct.mean()),
+        "test_correct": correct,
+        "pointing_game": {k: float(pointing_hits(m, boxes[:n_probe], CANVAS).mean()) for k, m in joined.items()},
+        "localisation": {k: localisation_scores(m, boxes[:n_probe], CANVAS) for k, m in joined.items()},
         "query_independence": {k: float(np.concatenate(v).mean()) for k, v in qi.items()},
-        "probe_scenes": int(min(probe, len(images))),
+        "probe_scenes": n_probe,
     }
+
+
+@torch.inference_mode()
+def query_independence_of(model, images, *, device, probe: int = 1000, batch: int = 250) -> dict[str, float]:
+    """Query independence of each affinity record on the first ``probe`` scenes (for a model
+    as initialised: the level that maps from random weights reach)."""
+    model.eval().to(device)
+    qi: dict[str, list[np.ndarray]] = {}
+    for idx in batches(min(probe, len(images)), batch):
+        _, records = model(as_input(images[idx], device))
+        for r in records:
+            if r.kind in ("affinity", "pairwise"):
+                qi.setdefault(r.name, []).append(query_independence(r.numpy()))
+    return {k: float(np.concatenate(v).mean()) for k, v in qi.items()}
+
+
+def pack_bits(flags: np.ndarray) -> str:
+    """A boolean vector as hex of its packed bits (a card holds every test scene's correctness)."""
+    return np.packbits(np.asarray(flags, dtype=bool)).tobytes().hex()
+
+
+def unpack_bits(text: str, n: int) -> np.ndarray:
+    return np.unpackbits(np.frombuffer(bytes.fromhex(text), dtype=np.uint8))[:n].astype(bool)
 
 
 POINTING_DEFINITION = (
@@ -165,6 +194,17 @@ POINTING_DEFINITION = (
     "64x64 canvas) lies inside the target's ground-truth box. For NL/DNL affinities the "
     "map is the mass each key receives averaged over all queries (mean_i A_ij). "
     "'feature_energy' is a reference with no attention: mean squared stage-1 activation.")
+LOCALISATION_DEFINITION = (
+    "Per map, on the probe test scenes: the pointing game and the energy in box (share of the "
+    "map's mass inside the target's box) of the sign-aware map |m - mean(m)|, each beside its "
+    "chance levels: a uniform map, a centre prior (Gaussian, sigma 16 px) and the same map scored "
+    "against the previous scene's box (analysis/localisation.py).")
+
+
+def _rounded(tree):
+    return {k: _rounded(v) for k, v in tree.items()} if isinstance(tree, dict) else round(float(tree), 4)
+
+
 QI_DEFINITION = (
     "Mean cosine similarity between the attention maps (affinity rows) of two different "
     "query positions, averaged over all pairs i != k of the 256 positions and over the probe "
@@ -239,6 +279,57 @@ def acceptance(out_dir: Path) -> str | None:
     return text
 
 
+def compare_arms(cards_by_arm: dict[str, dict[int, dict]]) -> dict[str, dict]:
+    """For ``python -m train experiment spatial``: every arm against the baseline on the same
+    test scenes, seed by seed (McNemar's exact test on each scene's correctness) and across
+    seeds (paired by seed), and CBAM's ordering claim (channel + spatial >= channel only >=
+    baseline) seed by seed. {arm: {"against_baseline": ..., "cbam_ordering": ...}}."""
+    out: dict[str, dict] = {arm: {} for arm in cards_by_arm}
+    base = cards_by_arm.get("baseline")
+
+    def acc(card):
+        return float(card["test_accuracy"])
+
+    def correct(card):
+        tc = card.get("test_correct")
+        return unpack_bits(tc["bits"], int(tc["scenes"])) if tc else None
+
+    for arm, cards in cards_by_arm.items():
+        if base is None or arm == "baseline":
+            continue
+        seeds = sorted(set(cards) & set(base))
+        if not seeds:
+            continue
+        per_seed = {}
+        for s in seeds:
+            a, b = correct(cards[s]), correct(base[s])
+            if a is not None and b is not None and a.shape == b.shape:
+                per_seed[str(s)] = mcnemar(a, b)
+        out[arm]["against_baseline"] = {
+            "seeds": seeds, "mcnemar_per_seed": per_seed,
+            "across_seeds": across_seeds([acc(cards[s]) for s in seeds], [acc(base[s]) for s in seeds]),
+            "definition": "A = this arm, B = the baseline of the same seed, on the same test scenes: McNemar's "
+                          "exact test per seed (only_a: scenes only this arm classifies right), and the accuracy "
+                          "differences across seeds with a paired t-test (analysis/paired_tests.py)"}
+    trio = ("baseline", "cbam_channel", "cbam_full")
+    if all(a in cards_by_arm for a in trio):
+        seeds = sorted(set.intersection(*(set(cards_by_arm[a]) for a in trio)))
+        holds = {str(s): acc(cards_by_arm["cbam_full"][s]) >= acc(cards_by_arm["cbam_channel"][s])
+                 >= acc(cards_by_arm["baseline"][s]) for s in seeds}
+        means = {a: float(np.mean([acc(cards_by_arm[a][s]) for s in seeds])) for a in trio}
+        sds = {a: float(np.std([acc(cards_by_arm[a][s]) for s in seeds], ddof=1)) if len(seeds) > 1 else 0.0
+               for a in trio}
+        n = sum(holds.values())
+        statement = (f"CBAM's ordering (channel + spatial >= channel only >= no attention, by test accuracy) holds "
+                     f"on {n} of {len(seeds)} seeds; means over the seeds: full {means['cbam_full']:.4f} "
+                     f"± {sds['cbam_full']:.4f}, channel only {means['cbam_channel']:.4f} ± {sds['cbam_channel']:.4f}, "
+                     f"baseline {means['baseline']:.4f} ± {sds['baseline']:.4f}.")
+        for a in trio:
+            out[a]["cbam_ordering"] = {"holds_per_seed": holds, "holds_on": n, "seeds": seeds,
+                                       "mean": means, "sd": sds, "statement": statement}
+    return {a: v for a, v in out.items() if v}
+
+
 def main(argv) -> int:
     args = parse_args(argv)
     if args.refresh_cards:
@@ -258,6 +349,7 @@ def main(argv) -> int:
           f"({args.train_scenes} train, {args.test_scenes} test)")
 
     model = SpatialClassifier(args.arch, width=args.width)
+    qi_init = query_independence_of(model, test["images"], device=device, probe=args.probe_scenes)
     stats = fit(model, train["images"], train["labels"], epochs=args.epochs, batch=args.batch,
                 lr=args.lr, seed=args.seed, device=device,
                 checkpoint=args.checkpoints / f"{name}.pt", resume=args.resume)
@@ -293,6 +385,11 @@ def main(argv) -> int:
         "evaluation_time_s": round(eval_s, 1),
         "last_epoch_train_accuracy": round(stats["last_train_accuracy"], 4),
         "test_accuracy": round(metrics["test_accuracy"], 4),
+        "test_correct": {"definition": "each test scene's correctness (scene 0 first) as the hex of its packed "
+                                       "bits (numpy.packbits); train.spatial.unpack_bits reads it",
+                         "scenes": int(len(metrics["test_correct"])), "bits": pack_bits(metrics["test_correct"])},
+        "localisation": {"definition": LOCALISATION_DEFINITION, "probe_scenes": metrics["probe_scenes"],
+                         "scores": {k: _rounded(v) for k, v in metrics["localisation"].items()}},
         "pointing_game": {"definition": POINTING_DEFINITION,
                           "probe_scenes": metrics["probe_scenes"],
                           "accuracy": {k: round(v, 4) for k, v in metrics["pointing_game"].items()}},
@@ -301,15 +398,24 @@ def main(argv) -> int:
     if metrics["query_independence"]:
         card["query_independence"] = {"definition": QI_DEFINITION,
                                       "probe_scenes": metrics["probe_scenes"],
-                                      "score": {k: round(v, 4) for k, v in metrics["query_independence"].items()}}
+                                      "score": {k: round(v, 4) for k, v in metrics["query_independence"].items()},
+                                      "chance": {"random_weights": {k: round(v, 4) for k, v in qi_init.items()},
+                                                 "definition": "the same score for the same architecture as "
+                                                               "initialised with this seed, before training"}}
     card.update(describe(card))
     card_path = args.out / f"{name}.json"
     write_card(card, card_path)
     print(f"{name}: test accuracy {card['test_accuracy']:.4f}; training {card['training_time_s']} s")
     for k, v in card["pointing_game"]["accuracy"].items():
         print(f"  pointing game {k}: {v:.4f}")
-    for k, v in card.get("query_independence", {}).get("score", {}).items():
-        print(f"  query independence {k}: {v:.4f}")
+    for k, v in card["localisation"]["scores"].items():
+        pg, en = v["pointing_game"], v["energy_in_box"]
+        print(f"  sign-aware {k}: pointing {pg['map']:.4f} (uniform {pg['chance']['uniform']:.4f}, centre "
+              f"{pg['chance']['centre_prior']:.4f}, shuffled {pg['chance']['shuffled_box']:.4f}); energy in box "
+              f"{en['map']:.4f} (uniform {en['chance']['uniform']:.4f})")
+    qi = card.get("query_independence", {})
+    for k, v in qi.get("score", {}).items():
+        print(f"  query independence {k}: {v:.4f} (random weights {qi['chance']['random_weights'].get(k, float('nan')):.4f})")
     print(f"wrote {weights_path} and {card_path}")
     text = acceptance(args.out)
     if text:

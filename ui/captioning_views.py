@@ -8,7 +8,7 @@ import html
 import pandas as pd
 import streamlit as st
 
-from corpora.captions import box_mass
+from analysis.localisation import box_mass
 from ui.captioning import VARIANT_TITLES, CaptionInput, caption_or_reason, load_card, noun_item, train_command
 from ui.widgets import clamp_choice
 from viz.captioning import strip_figure, word_figure

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from corpora.captions import (MAX_LEN, VOCAB, NOUNS, PAD, WORD_ID, box_mass, caption_from_layout, cell_coverage,
-                             decode, encode)
+from analysis.localisation import box_mass, cell_coverage
+from corpora.captions import MAX_LEN, VOCAB, NOUNS, PAD, WORD_ID, caption_from_layout, decode, encode
 from models.records import AttentionMap
 from models.show_attend_tell import MODES, ShowAttendTell, caption_loss
 from train.captioning import evaluate, fit

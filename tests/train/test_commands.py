@@ -40,6 +40,13 @@ def test_spatial_command(tmp_path):
     assert main(common) == 0
     card = _card(tmp_path, "spatial_cbam_full")
     assert card["trained_here"] and "python -m train spatial" in card["command"]
+    from train.spatial import unpack_bits
+
+    assert card["test_correct"]["scenes"] == 32
+    assert unpack_bits(card["test_correct"]["bits"], 32).mean() == pytest.approx(card["test_accuracy"], abs=1e-4)
+    mask = card["localisation"]["scores"]["cbam.2.spatial (mask)"]
+    assert set(mask["pointing_game"]["chance"]) == set(mask["energy_in_box"]["chance"]) == {
+        "uniform", "centre_prior", "shuffled_box"}
     load_weights(SpatialClassifier("cbam_full"), tmp_path / "spatial_cbam_full.safetensors")
 
 

@@ -119,6 +119,18 @@ def test_arms_by_seeds_on_ray_then_a_second_run_skips_them(tmp_path, capsys):
             assert stat["values"] == [ex.numbers(c)[key] for c in per_seed], key
         trial = ex.finished(ex.trial_dir(runs, arm, 1))
         assert trial["returncode"] == 0 and "--seed 1" in trial["command"] and "--resume" in trial["command"]
+    # the lab's own comparison: each seed of cbam_channel against the baseline of that seed
+    from analysis.paired_tests import mcnemar
+    from train.spatial import unpack_bits
+
+    def bits(arm, s):
+        tc = json.loads((ex.trial_dir(runs, arm, s) / f"spatial_{arm}.json").read_text())["test_correct"]
+        return unpack_bits(tc["bits"], tc["scenes"])
+    against = json.loads((out / "spatial_cbam_channel.json").read_text())["comparison"]["against_baseline"]
+    assert against["seeds"] == [0, 1]
+    for s in (0, 1):
+        assert against["mcnemar_per_seed"][str(s)] == mcnemar(bits("cbam_channel", s), bits("baseline", s))
+    assert "comparison" not in json.loads((out / "spatial_baseline.json").read_text())
     assert "4 trials to run" in capsys.readouterr().out
     assert train_main(argv) == 0                                      # nothing left to train
     assert "0 trials to run (4 finished before)" in capsys.readouterr().out

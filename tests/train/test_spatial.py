@@ -10,7 +10,9 @@ from models.classifiers import SpatialClassifier
 from models.gan import SAGAN
 from train.__main__ import main as train_main
 from train.sagan import train_gan
-from train.spatial import evaluate, fit
+from analysis.localisation import affinity_mass, localisation_scores, query_independence
+from analysis.paired_tests import mcnemar
+from train.spatial import compare_arms, evaluate, fit, pack_bits, query_independence_of, unpack_bits
 from models.weights import load_weights
 from train.checkpoint import save_weights
 
@@ -59,6 +61,72 @@ def test_fit_evaluate_save_load_resume(arch, tmp_path):
         checkpoint=ckpt, resume=True, progress=False)
     for k, v in model.state_dict().items():
         torch.testing.assert_close(v, before[k])
+
+
+@pytest.mark.parametrize("arch", ["nl_dot", "cbam_full"])
+def test_evaluate_scores_every_map_sign_aware_beside_chance(arch):
+    images, labels, boxes = _toy_scenes(30)
+    torch.manual_seed(0)
+    model = SpatialClassifier(arch, width=4).eval()
+    metrics = evaluate(model, images, labels, boxes, device="cpu", probe=12, batch=8)
+    x = torch.from_numpy(images).float()[:, None] / 255
+    with torch.inference_mode():
+        logits, records = model(x)
+        feats, _ = model.features(x[:12])
+    np.testing.assert_array_equal(metrics["test_correct"], logits.argmax(1).numpy() == labels)
+    assert metrics["test_accuracy"] == pytest.approx(metrics["test_correct"].mean())
+    by_name = {"feature_energy (reference, no attention)": feats.pow(2).mean(1).numpy()}
+    for r in records:
+        if r.kind == "spatial":
+            by_name[f"{r.name} (mask)"] = r.numpy()[:12]
+        elif r.kind == "affinity":
+            by_name[f"{r.name} (mass over queries)"] = affinity_mass(r.numpy()[:12], r.grid)
+            assert metrics["query_independence"][r.name] == pytest.approx(query_independence(r.numpy()[:12]).mean())
+            assert query_independence_of(model, images, device="cpu", probe=12, batch=5)[r.name] == pytest.approx(
+                metrics["query_independence"][r.name], rel=1e-5)
+    assert set(metrics["localisation"]) == set(by_name)
+    for name, maps in by_name.items():
+        expected = localisation_scores(maps, boxes[:12])
+        got = metrics["localisation"][name]
+        for score in ("pointing_game", "energy_in_box"):
+            assert got[score]["map"] == pytest.approx(expected[score]["map"], abs=1e-6), name
+            assert got[score]["chance"] == pytest.approx(expected[score]["chance"], abs=1e-6), name
+
+
+def test_packed_bits_round_trip():
+    flags = np.random.default_rng(0).random(4001) > 0.3
+    text = pack_bits(flags)
+    assert len(text) == 2 * 501 and set(text) <= set("0123456789abcdef")
+    np.testing.assert_array_equal(unpack_bits(text, 4001), flags)
+
+
+def _card(acc_bits):
+    bits = np.array(acc_bits, dtype=bool)
+    return {"test_accuracy": float(bits.mean()), "test_correct": {"scenes": len(bits), "bits": pack_bits(bits)}}
+
+
+def test_compare_arms_pairs_each_arm_with_the_baseline_of_its_seed():
+    rng = np.random.default_rng(1)
+    flags = {(a, s): rng.random(50) > p for a, p in (("baseline", 0.5), ("cbam_channel", 0.4), ("cbam_full", 0.3))
+             for s in (0, 1, 2)}
+    cards = {a: {s: _card(flags[a, s]) for s in (0, 1, 2)} for a in ("baseline", "cbam_channel", "cbam_full")}
+    out = compare_arms(cards)
+    assert set(out) == {"baseline", "cbam_channel", "cbam_full"} and "against_baseline" not in out["baseline"]
+    full = out["cbam_full"]["against_baseline"]
+    for s in (0, 1, 2):
+        assert full["mcnemar_per_seed"][str(s)] == mcnemar(flags["cbam_full", s], flags["baseline", s])
+    d = [flags["cbam_full", s].mean() - flags["baseline", s].mean() for s in (0, 1, 2)]
+    assert full["across_seeds"]["mean_difference"] == pytest.approx(np.mean(d))
+    order = out["cbam_full"]["cbam_ordering"]
+    holds = [flags["cbam_full", s].mean() >= flags["cbam_channel", s].mean() >= flags["baseline", s].mean()
+             for s in (0, 1, 2)]
+    assert order["holds_per_seed"] == {str(s): h for s, h in zip((0, 1, 2), holds)}
+    assert order["holds_on"] == sum(holds) and f"holds on {sum(holds)} of 3 seeds" in order["statement"]
+    assert order == out["baseline"]["cbam_ordering"]
+    # without a baseline there is nothing to compare with; old cards without bits get no McNemar
+    assert compare_arms({"dnl": cards["cbam_full"]}) == {}
+    old = {a: {0: {"test_accuracy": 0.5}} for a in ("baseline", "dnl")}
+    assert compare_arms(old)["dnl"]["against_baseline"]["mcnemar_per_seed"] == {}
 
 
 def test_training_learns_the_toy_task():

@@ -1,0 +1,47 @@
+"""McNemar's exact test and the across-seed comparison against the binomial and t
+distributions written out here."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from analysis.paired_tests import across_seeds, mcnemar
+
+
+def two_sided_binomial(k: int, n: int) -> float:
+    """Sum of P(X = i) over every i at most as likely as k, X ~ Binomial(n, 1/2)."""
+    probs = [math.comb(n, i) / 2 ** n for i in range(n + 1)]
+    return min(1.0, sum(p for p in probs if p <= probs[k] * (1 + 1e-7)))
+
+
+def test_mcnemar_counts_only_the_discordant_items():
+    a = np.array([1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 1], dtype=bool)
+    b = np.array([0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 0, 1], dtype=bool)
+    out = mcnemar(a, b)
+    assert (out["only_a"], out["only_b"]) == (6, 1)
+    assert out["p_value"] == pytest.approx(two_sided_binomial(6, 7))
+    assert mcnemar(b, a)["p_value"] == pytest.approx(out["p_value"])
+    assert mcnemar(a, a) == {"only_a": 0, "only_b": 0, "p_value": 1.0}
+    with pytest.raises(ValueError, match="same items"):
+        mcnemar(a, b[:-1])
+
+
+def test_across_seeds_is_a_paired_t_test_on_the_differences():
+    a, b = [0.80, 0.78, 0.83, 0.79], [0.76, 0.77, 0.80, 0.80]
+    d = np.subtract(a, b)
+    out = across_seeds(a, b)
+    assert out["mean_difference"] == pytest.approx(d.mean())
+    assert out["sd_difference"] == pytest.approx(np.sqrt(((d - d.mean()) ** 2).sum() / 3))
+    t = d.mean() / (out["sd_difference"] / 2)                         # sqrt(4 seeds) = 2
+    from scipy.stats import t as student
+
+    assert out["t_test_p_value"] == pytest.approx(2 * student.sf(abs(t), df=3))
+    assert out["a_better_on"] == 3 and out["seeds"] == 4
+    one = across_seeds([0.8], [0.7])
+    assert one["t_test_p_value"] is None and one["sd_difference"] == 0.0
+    assert one["mean_difference"] == pytest.approx(0.1)
+    with pytest.raises(ValueError):
+        across_seeds([], [])
