@@ -56,21 +56,53 @@ def query_picker(model_input: ModelInput) -> tuple[int, int]:
     return int(row), int(col)
 
 
+def across_seeds_text(card: dict, path: str, value) -> str | None:
+    """A card's number as text: "mean ± sd (n seeds)" when the card summarises several seeds
+    (python -m train experiment), else the one seed's value."""
+    spread = card.get("across_seeds", {}).get(path)
+    if spread and len(spread["values"]) > 1:
+        return f"{spread['mean']:.3f} ± {spread['sd']:.3f} ({len(spread['values'])} seeds)"
+    return None if value is None else f"{float(value):.3f}"
+
+
+def _best_localisation(card: dict, score: str) -> str | None:
+    """The best attention map's sign-aware score with its chance levels beside it."""
+    scores = {k: v[score] for k, v in card.get("localisation", {}).get("scores", {}).items()
+              if not k.startswith("feature_energy")}
+    if not scores:
+        return None
+    name, best = max(scores.items(), key=lambda kv: kv[1]["map"])
+    value = across_seeds_text(card, f"localisation.scores.{name}.{score}.map", best["map"])
+    chance = best["chance"]
+    return (f"{value} (chance: uniform {chance['uniform']:.2f}, centre {chance['centre_prior']:.2f}, "
+            f"shuffled box {chance['shuffled_box']:.2f})")
+
+
 def card_metrics(arch: str) -> dict:
-    """One row of the model-card table: accuracy, pointing game, query independence, time."""
+    """One row of the model-card table: accuracy, pointing game, query independence, time;
+    each sign-aware score and query independence with its chance level, each number as
+    mean ± sd when the card holds several seeds. Columns no card fills are left out."""
     card = load_card(arch) or {}
     pg = card.get("pointing_game", {}).get("accuracy", {})
-    qi = card.get("query_independence", {}).get("score", {})
+    qi = card.get("query_independence", {})
     attention_pg = {k: v for k, v in pg.items() if not k.startswith("feature_energy")}
-    return {
+    qi_name, qi_value = next(iter(qi.get("score", {}).items()), (None, None))
+    qi_text = across_seeds_text(card, f"query_independence.score.{qi_name}", qi_value)
+    random_qi = qi.get("chance", {}).get("random_weights", {}).get(qi_name)
+    if qi_text is not None and random_qi is not None:
+        qi_text += f" (random weights {random_qi:.3f})"
+    row = {
         "model": ARCH_TITLES[arch],
-        "test accuracy": card.get("test_accuracy"),
+        "test accuracy": across_seeds_text(card, "test_accuracy", card.get("test_accuracy")),
         "pointing game (best attention map)": max(attention_pg.values()) if attention_pg else None,
         "pointing game (feature energy, no attention)": next(
             (v for k, v in pg.items() if k.startswith("feature_energy")), None),
-        "query independence": next(iter(qi.values()), None),
+        "sign-aware pointing game (best map)": _best_localisation(card, "pointing_game"),
+        "energy in box (best map)": _best_localisation(card, "energy_in_box"),
+        "query independence": qi_text,
         "training time (s)": card.get("training_time_s"),
     }
+    return row
 
 
 def show_predictions(model_input: ModelInput, archs: list[str], results: dict[str, dict]) -> None:
@@ -84,7 +116,8 @@ def show_predictions(model_input: ModelInput, archs: list[str], results: dict[st
 def show_cards(archs: list[str]) -> None:
     st.markdown("**Model cards** (assets/spatial_*.json, written by the training command; "
                 "pointing game and query independence are defined in each card)")
-    st.dataframe(pd.DataFrame([card_metrics(a) for a in archs]), hide_index=True)
+    table = pd.DataFrame([card_metrics(a) for a in archs]).dropna(axis=1, how="all")
+    st.dataframe(table, hide_index=True)
 
 
 def maps_for(arch: str, model_input: ModelInput, result: dict, query: tuple[int, int]) -> dict[str, np.ndarray]:
@@ -174,6 +207,13 @@ def show_nonlocal_tab(archs, results, model_input: ModelInput, query: tuple[int,
     show_query_independence(nl_archs + (["dnl"] if "dnl" in archs else []))
 
 
+def cbam_statement(card: dict) -> str | None:
+    """CBAM's ordering claim as the card measured it: across seeds (python -m train experiment)
+    when it holds them, else on the one seed."""
+    return (card.get("comparison", {}).get("cbam_ordering", {}).get("statement")
+            or card.get("acceptance_cbam_ordering", {}).get("statement"))
+
+
 def show_cbam_tab(archs, results, model_input: ModelInput) -> None:
     cbam_archs = [a for a in archs if a.startswith("cbam")]
     if not cbam_archs:
@@ -189,8 +229,7 @@ def show_cbam_tab(archs, results, model_input: ModelInput) -> None:
                 st.plotly_chart(cell_map_figure(model_input.image, m, box=model_input.box,
                                                title=f"{name} mask {m.shape[0]}×{m.shape[1]}", size=260),
                                 key=f"mask_{a}_{name}", config=NO_BAR)
-    statement = next((load_card(a) or {}).get("acceptance_cbam_ordering", {}).get("statement")
-                     for a in cbam_archs) if cbam_archs else None
+    statement = next((cbam_statement(load_card(a) or {}) for a in cbam_archs), None) if cbam_archs else None
     if statement:
         st.info(statement)
 

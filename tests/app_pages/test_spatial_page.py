@@ -195,3 +195,35 @@ def test_a_shared_link_opens_the_same_scene_and_query(app):
     assert any("row 3, col 4" in h.value for h in at.subheader)
     at.number_input(key="q_col").set_value(6).run()
     assert at.query_params["q_query"] == "3,6"
+
+
+def test_card_table_gives_mean_sd_over_seeds_and_chance_beside_each_score(monkeypatch):
+    import ui.spatial_views as views
+    from train.experiment import across_seeds
+
+    def seed_card(acc, pg, qi):
+        chance = {"uniform": 0.08, "centre_prior": 0.31, "shuffled_box": 0.12}
+        return {"arch": "nl_dot", "test_accuracy": acc, "training_time_s": 5.0,
+                "pointing_game": {"accuracy": {"nl.affinity (mass over queries)": 0.1}},
+                "localisation": {"scores": {
+                    "feature_energy (reference, no attention)": {"pointing_game": {"map": 0.99, "chance": chance},
+                                                                 "energy_in_box": {"map": 0.9, "chance": chance}},
+                    "nl.affinity (mass over queries)": {"pointing_game": {"map": pg, "chance": chance},
+                                                        "energy_in_box": {"map": pg / 2, "chance": chance}}}},
+                "query_independence": {"score": {"nl.affinity": qi}, "chance": {"random_weights": {"nl.affinity": 0.97}}}}
+
+    seeds = [seed_card(0.70, 0.90, 0.70), seed_card(0.74, 0.96, 0.80)]
+    summary = {**seeds[0], "seeds": [0, 1], "across_seeds": across_seeds(seeds),
+               "comparison": {"cbam_ordering": {"statement": "holds on 1 of 2 seeds"}}}
+    monkeypatch.setattr(views, "load_card", lambda arch: summary if arch == "nl_dot" else seeds[0])
+    row = views.card_metrics("nl_dot")
+    assert row["test accuracy"] == "0.720 ± 0.028 (2 seeds)"
+    assert row["sign-aware pointing game (best map)"] == (
+        "0.930 ± 0.042 (2 seeds) (chance: uniform 0.08, centre 0.31, shuffled box 0.12)")
+    assert row["energy in box (best map)"].startswith("0.465 ± 0.021 (2 seeds)")
+    assert row["query independence"] == "0.750 ± 0.071 (2 seeds) (random weights 0.970)"
+    one = views.card_metrics("dnl")                                      # a one-seed card: plain values
+    assert one["test accuracy"] == "0.700" and one["query independence"] == "0.700 (random weights 0.970)"
+    assert views.cbam_statement(summary) == "holds on 1 of 2 seeds"
+    assert views.cbam_statement({"acceptance_cbam_ordering": {"statement": "one seed"}}) == "one seed"
+    assert views.cbam_statement({}) is None
