@@ -63,16 +63,22 @@ def as_input(images: np.ndarray, device) -> torch.Tensor:
 
 
 def fit(model, data, *, epochs, batch, lr, lam, seed, device, max_seconds=float("inf"),
-        checkpoint: Path | None = None, resume: bool = False, progress: bool = True) -> dict:
+        checkpoint: Path | None = None, resume: bool = False, progress: bool = True, val: dict | None = None) -> dict:
     """Train in place. Batch order of epoch e is ``default_rng([seed, e])``, so a resumed
-    run sees the same batches as an uninterrupted one (it skips the batches already done)."""
+    run sees the same batches as an uninterrupted one (it skips the batches already done).
+    With ``val``, every finished epoch adds a point to the learning curve (the epoch's mean
+    training loss and NLL per word; BLEU-4, attention correctness and its uniform level on
+    the validation scenes), kept in the checkpoint across resumed runs."""
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    start_epoch, start_batch, elapsed, steps = 0, 0, 0.0, 0
+    start_epoch, start_batch, elapsed, steps, curve = 0, 0, 0.0, 0, []
+    sums = {"loss": 0.0, "nll": 0.0, "n": 0}        # this epoch's running means for the curve
     state = restore_checkpoint(checkpoint, device, model=model, opt=opt) if resume else None
     if state is not None:
         start_epoch, start_batch = int(state["epoch"]), int(state["batch"])
         elapsed, steps = float(state["elapsed"]), int(state["steps"])
+        curve = list(state.get("curve", []))
+        sums = dict(state.get("epoch_sums", sums))
         print(f"resumed from {checkpoint} at epoch {start_epoch} batch {start_batch} ({elapsed:.0f} s so far)")
     images, tokens = data["images"], data["tokens"]
     n = len(images)
@@ -81,7 +87,7 @@ def fit(model, data, *, epochs, batch, lr, lam, seed, device, max_seconds=float(
 
     def save(epoch, batch_index):
         save_checkpoint(checkpoint, {"model": model, "opt": opt}, epoch=epoch, batch=batch_index,
-                        elapsed=elapsed, steps=steps)
+                        elapsed=elapsed, steps=steps, curve=curve, epoch_sums=sums)
 
     for epoch in range(start_epoch, epochs):
         model.train()
@@ -103,6 +109,7 @@ def fit(model, data, *, epochs, batch, lr, lam, seed, device, max_seconds=float(
             opt.step()
             steps += 1
             last = {"loss": float(loss.detach()), "nll_per_word": float(nll.detach())}
+            sums = {"loss": sums["loss"] + last["loss"], "nll": sums["nll"] + last["nll_per_word"], "n": sums["n"] + 1}
             bar.set_postfix(loss=f"{last['loss']:.3f}", nll=f"{last['nll_per_word']:.3f}")
             if elapsed + time.perf_counter() - t0 >= max_seconds:
                 elapsed += time.perf_counter() - t0
@@ -110,11 +117,20 @@ def fit(model, data, *, epochs, batch, lr, lam, seed, device, max_seconds=float(
                 save(epoch, b + 1)
                 print(f"wall-clock cap reached after {elapsed:.0f} s ({steps} steps)")
                 return {"elapsed_s": elapsed, "steps": steps, "stopped_by_cap": True, **last,
-                        "epochs_completed": epoch + (b + 1) / len(chunks)}
+                        "epochs_completed": epoch + (b + 1) / len(chunks), "curve": curve}
         elapsed += time.perf_counter() - t0
+        if val is not None:
+            scores = evaluate(model, val, device=device)
+            model.train()
+            batches_seen = max(sums["n"], 1)
+            curve.append({"epoch": epoch + 1, "step": steps, "train_loss": sums["loss"] / batches_seen,
+                          "train_nll_per_word": sums["nll"] / batches_seen, "val_bleu4": scores["bleu4"],
+                          "val_attention_correctness": scores["attention_correctness"],
+                          "val_uniform": scores["attention_correctness_uniform_reference"]})
+        sums = {"loss": 0.0, "nll": 0.0, "n": 0}
         save(epoch + 1, 0)
     return {"elapsed_s": elapsed, "steps": steps, "stopped_by_cap": stopped_by_cap, **last,
-            "epochs_completed": float(epochs)}
+            "epochs_completed": float(epochs), "curve": curve}
 
 
 @torch.inference_mode()
@@ -178,7 +194,7 @@ def main(argv) -> int:
     model = ShowAttendTell(args.variant, VOCAB, MAX_LEN)
     stats = fit(model, train, epochs=args.epochs, batch=args.batch, lr=args.lr, lam=lam, seed=args.seed,
                 device=device, max_seconds=args.max_minutes * 60, checkpoint=args.checkpoints / f"{name}.pt",
-                resume=args.resume)
+                resume=args.resume, val=val)
     t_eval = time.perf_counter()
     val_metrics = evaluate(model, val, device=device)
     metrics = evaluate(model, test, device=device)
@@ -218,7 +234,10 @@ def main(argv) -> int:
         "evaluation_time_s": round(eval_s, 1),
         "last_batch_loss": round(stats["loss"], 4),
         "metrics": {"bleu4": round(metrics["bleu4"], 4), "exact_match": round(metrics["exact_match"], 4),
-                    "attention_correctness": round(metrics["attention_correctness"], 4)},
+                    "attention_correctness": round(metrics["attention_correctness"], 4),
+                    "uniform": round(metrics["attention_correctness_uniform_reference"], 4)},
+        "curve": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in point.items()}
+                  for point in stats["curve"]],
         "test": {"decoding": "greedy", "scenes": args.test_scenes, "bleu_signature": metrics["bleu_signature"],
                  "noun_tokens": metrics["noun_tokens"],
                  "attention_correctness_uniform_reference": round(metrics["attention_correctness_uniform_reference"], 4),
@@ -226,7 +245,8 @@ def main(argv) -> int:
                  "attention_correctness_definition": ATTENTION_CORRECTNESS,
                  "examples": metrics["examples"]},
         "val": {"bleu4": round(val_metrics["bleu4"], 4), "exact_match": round(val_metrics["exact_match"], 4),
-                "attention_correctness": round(val_metrics["attention_correctness"], 4)},
+                "attention_correctness": round(val_metrics["attention_correctness"], 4),
+                "uniform": round(val_metrics["attention_correctness_uniform_reference"], 4)},
         "weights": weights_path.name,
     }
     card_path = args.out / f"{name}.json"

@@ -165,9 +165,32 @@ def test_few_training_steps_end_to_end(tmp_path):
                 device=torch.device("cpu"), checkpoint=ckpt, resume=True, progress=False)
     assert again["steps"] == 9
     metrics = evaluate(model, _synthetic(10, 1), device=torch.device("cpu"))
+    assert first["curve"] == [] and again["curve"] == []               # no validation scenes: no curve
     for key in ("bleu4", "exact_match", "attention_correctness"):
         assert 0.0 <= metrics[key] <= 1.0
     assert metrics["noun_tokens"] == 20
+
+
+def test_the_learning_curve_has_a_point_per_epoch_and_survives_a_resume(tmp_path):
+    data, val = _synthetic(32, 0), _synthetic(8, 3)
+    ckpt = tmp_path / "cap.pt"
+    torch.manual_seed(0)
+    straight = fit(ShowAttendTell("full", VOCAB, MAX_LEN), data, epochs=3, batch=16, lr=3e-3, lam=0.1, seed=0,
+                   device=torch.device("cpu"), progress=False, val=val)
+    torch.manual_seed(0)
+    model = ShowAttendTell("full", VOCAB, MAX_LEN)
+    fit(model, data, epochs=2, batch=16, lr=3e-3, lam=0.1, seed=0, device=torch.device("cpu"), checkpoint=ckpt,
+        progress=False, val=val)
+    resumed = fit(model, data, epochs=3, batch=16, lr=3e-3, lam=0.1, seed=0, device=torch.device("cpu"),
+                  checkpoint=ckpt, resume=True, progress=False, val=val)
+    assert [p["epoch"] for p in straight["curve"]] == [1, 2, 3] and [p["step"] for p in straight["curve"]] == [2, 4, 6]
+    assert len(resumed["curve"]) == 3
+    for a, b in zip(straight["curve"], resumed["curve"]):
+        assert a == pytest.approx(b, rel=1e-4, abs=1e-6)
+    last = straight["curve"][-1]
+    assert last["val_uniform"] == pytest.approx(evaluate(model, val, device=torch.device("cpu"))[
+        "attention_correctness_uniform_reference"])
+    assert 0.0 <= last["val_attention_correctness"] <= 1.0 and last["train_loss"] > last["train_nll_per_word"] > 0
 
 
 def test_wall_clock_cap_stops_training(tmp_path):
