@@ -55,3 +55,12 @@ def card_summary(card: dict) -> dict:
         "Architecture": card.get("architecture", ""),
         "Note": card.get("error", ""),
     }
+
+
+def across_seeds_text(card: dict, path: str, value) -> str | None:
+    """A card's number as text: "mean ± sd (n seeds)" when the card summarises several seeds
+    (``across_seeds``, written by python -m train experiment), else the one value."""
+    spread = (card.get("across_seeds") or {}).get(path)
+    if spread and len(spread.get("values", [])) > 1:
+        return f"{spread['mean']:.3f} ± {spread['sd']:.3f} ({len(spread['values'])} seeds)"
+    return None if value is None else f"{float(value):.3f}"

@@ -9,9 +9,10 @@ import pandas as pd
 import streamlit as st
 
 from analysis.localisation import box_mass
+from models.cards import across_seeds_text
 from ui.captioning import VARIANT_TITLES, CaptionInput, caption_or_reason, load_card, noun_item, train_command
 from ui.widgets import clamp_choice
-from viz.captioning import strip_figure, word_figure
+from viz.captioning import curve_figure, strip_figure, word_figure
 
 NO_BAR = {"displayModeBar": False}
 
@@ -69,15 +70,30 @@ def show_word(inp: CaptionInput, result: dict) -> None:
 
 
 def card_row(variant: str) -> dict:
+    """One variant's card: each test score (mean ± sd when the card holds several seeds) and
+    attention correctness beside the uniform map's on the same noun tokens."""
     card = load_card(variant) or {}
     metrics = card.get("metrics", {})
+    uniform = metrics.get("uniform", card.get("test", {}).get("attention_correctness_uniform_reference"))
     return {"model": VARIANT_TITLES[variant],
-            "BLEU-4 (test)": metrics.get("bleu4"),
-            "exact match (test)": metrics.get("exact_match"),
-            "attention correctness (test)": metrics.get("attention_correctness"),
-            "uniform reference": card.get("test", {}).get("attention_correctness_uniform_reference"),
+            "BLEU-4 (test)": across_seeds_text(card, "metrics.bleu4", metrics.get("bleu4")),
+            "exact match (test)": across_seeds_text(card, "metrics.exact_match", metrics.get("exact_match")),
+            "attention correctness (test)": across_seeds_text(card, "metrics.attention_correctness",
+                                                              metrics.get("attention_correctness")),
+            "uniform map (chance)": None if uniform is None else f"{uniform:.3f}",
+            "λ (doubly stochastic)": card.get("hyperparameters", {}).get("lambda_ds"),
             "training time (s)": card.get("training_time_s"),
             "command": card.get("made_by")}
+
+
+def show_curves(variants: list[str]) -> None:
+    """Each shown variant's learning curve from its card (cards from before the curve have none)."""
+    curves = {VARIANT_TITLES[v]: (load_card(v) or {}).get("curve") for v in variants}
+    curves = {k: c for k, c in curves.items() if c}
+    if curves:
+        st.plotly_chart(curve_figure(curves), key="cap_curves", config=NO_BAR)
+    else:
+        st.caption("These cards hold no learning curve: they were written before the trainer recorded one.")
 
 
 def _show_caption_of(variant: str, inp: CaptionInput, beam: int, full_result: dict) -> None:
@@ -109,6 +125,7 @@ def show_variants(variants: list[str], inp: CaptionInput, beam: int, result: dic
             _show_caption_of(variant, inp, beam, result)
     st.markdown("**Model cards** (assets/captioning_*.json, numbers written by the training command)")
     st.dataframe(pd.DataFrame([card_row(v) for v in shown]), hide_index=True)
+    show_curves(shown)
     definition = (load_card("full") or {}).get("test", {}).get("attention_correctness_definition")
     if definition:
         st.caption("Attention correctness: " + definition)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from models.cards import across_seeds_text
 from ui.widgets import keep_query, shared_query
 from ui.spatial import (ARCH_TITLES, GRID, NL_MODES, ModelInput, affinity_row, class_name, click_to_state,
                         load_card, load_sagan_card, load_sagan_or_reason, run_all, sagan_row, sagan_samples)
@@ -54,15 +55,6 @@ def query_picker(model_input: ModelInput) -> tuple[int, int]:
     st.caption("Click a cell of the image (or set row and column) to choose the query pixel; "
                "the green box is the target's ground truth (test scenes only).")
     return int(row), int(col)
-
-
-def across_seeds_text(card: dict, path: str, value) -> str | None:
-    """A card's number as text: "mean ± sd (n seeds)" when the card summarises several seeds
-    (python -m train experiment), else the one seed's value."""
-    spread = card.get("across_seeds", {}).get(path)
-    if spread and len(spread["values"]) > 1:
-        return f"{spread['mean']:.3f} ± {spread['sd']:.3f} ({len(spread['values'])} seeds)"
-    return None if value is None else f"{float(value):.3f}"
 
 
 def _best_localisation(card: dict, score: str) -> str | None:

@@ -22,7 +22,7 @@ PAGE = str(ROOT / "app_pages" / "captioning.py")
 TIMEOUT = 120
 
 
-def _write(folder: Path, variant: str, bleu: float) -> None:
+def _write(folder: Path, variant: str, bleu: float, **extra) -> None:
     model = ShowAttendTell(variant, VOCAB, MAX_LEN)
     # An untrained model often says <end> first; pushing <end> down makes it write a full-length
     # caption, so the strip, the word slider and the large overlay are all exercised.
@@ -34,14 +34,16 @@ def _write(folder: Path, variant: str, bleu: float) -> None:
                 "metrics": {"bleu4": bleu, "exact_match": 0.1, "attention_correctness": 0.3},
                 "test": {"attention_correctness_uniform_reference": 0.1,
                          "attention_correctness_definition": "share of mass in the box"},
-                "training_time_s": 1.0}, folder / f"captioning_{variant}.json")
+                "training_time_s": 1.0, **extra}, folder / f"captioning_{variant}.json")
 
 
 @pytest.fixture(scope="module")
 def tiny_assets(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cap_assets")
-    _write(folder, "full", 0.5)
-    _write(folder, "no_ds", 0.4)
+    curve = [{"epoch": e, "step": 5 * e, "train_loss": 3.0 / e, "train_nll_per_word": 1.0 / e, "val_bleu4": 0.1 * e,
+              "val_attention_correctness": 0.1 * e, "val_uniform": 0.1} for e in (1, 2)]
+    _write(folder, "full", 0.5, curve=curve)
+    _write(folder, "no_ds", 0.4, across_seeds={"metrics.bleu4": {"mean": 0.42, "sd": 0.02, "values": [0.4, 0.44]}})
     return folder
 
 
@@ -74,8 +76,8 @@ def _ok(at) -> None:
 def test_test_scene_beam_word_slider_and_variant(tiny_assets, monkeypatch):
     at = _app(tiny_assets, monkeypatch).run()
     _ok(at)
-    # The strip, the large word overlay and the two comparison strips.
-    assert _charts(at) == 4
+    # The strip, the large word overlay, the two comparison strips and the full model's curve.
+    assert _charts(at) == 5
     assert any("Reference" in m.value for m in at.markdown)
     at.radio(key="cap_decoding").set_value("Beam search").run()
     at.slider(key="cap_beam").set_value(4).run()
@@ -86,7 +88,8 @@ def test_test_scene_beam_word_slider_and_variant(tiny_assets, monkeypatch):
     at.number_input(key="cap_index").set_value(7).run()
     _ok(at)
     table = at.dataframe[0].value
-    assert list(table["BLEU-4 (test)"]) == [0.5, 0.4]
+    assert list(table["BLEU-4 (test)"]) == ["0.500", "0.420 ± 0.020 (2 seeds)"]
+    assert list(table["uniform map (chance)"]) == ["0.100", "0.100"]
 
 
 def test_upload_of_a_sample_photo(tiny_assets, monkeypatch):
