@@ -227,7 +227,9 @@ def main(argv=None) -> int:
         p.error(f"arm names become folder names: {bad} must be letters, digits, '_', '.' or '-'")
     if args.cpus_per_trial <= 0 or args.gpus_per_trial < 0:
         p.error("--cpus-per-trial must be positive and --gpus-per-trial not negative")
-    runs = args.runs or runs_root(args.lab)
+    # absolute: the trials run from the project's root, whatever folder this command ran in
+    runs = (args.runs or runs_root(args.lab)).resolve()
+    args.out = args.out.resolve()
     failed = []
     if not args.summarise_only:
         from tqdm import tqdm

@@ -195,3 +195,143 @@ def test_baseline_id_prefers_padding_then_end_of_text_then_unknown():
     Tok.pad_token_id = Tok.eos_token_id = None
     assert ta.baseline_id(Tok()) == 1
     assert ta.baseline_id(object()) == 0
+
+
+# ---------------------------------------------------------------- the rest, pinned (mutation testing)
+LONG = torch.tensor([1, 7, 4, 9, 12, 4, 20, 3, 8, 5, 6, 11, 13, 2, 17])   # 13 attributable context tokens
+
+
+def test_decoder_target_edges_and_description(llama):
+    first = ta.decoder_target(llama, IDS, position=0, baseline_id=0)
+    assert torch.equal(first.ids, IDS[:1]) and first.attributable.tolist() == [True]
+    assert first.description == "log p(token 1 | tokens 0..0)"
+    assert ta.decoder_target(llama, IDS, 5, 0).description == "log p(token 6 | tokens 0..5)"
+    with pytest.raises(ValueError) as err:
+        ta.decoder_target(llama, IDS, position=8, baseline_id=0)
+    assert str(err.value) == "the predicting position must be in 0..7 (a next token must exist), got 8"
+    with pytest.raises(ValueError, match="got -1"):
+        ta.decoder_target(llama, IDS, position=-1, baseline_id=0)
+
+
+def test_encoder_target_description(bert):
+    target = ta.encoder_target(bert, IDS, torch.tensor([2, 5]), baseline_id=0)
+    assert target.description == "cos(mean embedding of the text, mean embedding of the second text)"
+
+
+@pytest.mark.parametrize("dtype, expected", [(torch.float16, torch.float32), (torch.bfloat16, torch.float32),
+                                             (torch.float32, torch.float32), (torch.float64, torch.float64)])
+def test_half_precision_is_scored_in_float32(dtype, expected):
+    assert ta._at_least_float32(torch.ones(2, dtype=dtype)).dtype == expected
+
+
+def integrated_gradients_by_hand(target, n_steps: int) -> np.ndarray:
+    """IG_j = sum_d (e - e')_jd * sum_k w_k df/de_jd(e' + a_k (e - e')), with a_k and w_k the
+    n-point Gauss-Legendre rule on [0, 1] (Captum's default method), the path in embedding space."""
+    nodes, weights = np.polynomial.legendre.leggauss(n_steps)
+    alphas, weights = (nodes + 1) / 2, weights / 2
+    with torch.no_grad():
+        e = target.embeddings(target.ids[None])
+        e0 = target.embeddings(target.baseline()[None])
+    total = torch.zeros_like(e)
+    for a, w in zip(alphas, weights):
+        point = (e0 + float(a) * (e - e0)).detach().requires_grad_(True)
+        handle = target.embeddings.register_forward_hook(lambda mod, inp, outp, p=point: p)
+        try:
+            target.f(target.ids[None]).sum().backward()
+        finally:
+            handle.remove()
+        total += float(w) * point.grad
+    ig = ((e - e0) * total)[0].sum(-1).numpy()
+    return np.where(target.attributable, ig, 0.0)
+
+
+def test_integrated_gradients_follow_the_gauss_legendre_path_by_hand(llama):
+    target = ta.decoder_target(llama, IDS, 6, baseline_id=0, special=(1,))
+    # to float32 rounding (the eager softmax); 4 and 32 points differ by far more than that
+    out, _ = ta.attributions(target, n_steps=4, batch=3)
+    np.testing.assert_allclose(out["integrated_gradients"], integrated_gradients_by_hand(target, 4), atol=1e-7)
+    default, _ = ta.attributions(target)
+    np.testing.assert_allclose(default["integrated_gradients"], integrated_gradients_by_hand(target, 32), atol=1e-7)
+    assert np.abs(integrated_gradients_by_hand(target, 4) - integrated_gradients_by_hand(target, 32)).max() > 1e-5
+
+
+def _row_stochastic(shape, seed):
+    a = np.random.default_rng(seed).random(shape)
+    return a / a.sum(-1, keepdims=True)
+
+
+def test_rankings_read_the_last_layer_and_rollout_through_all_three():
+    maps = _row_stochastic((3, 2, 6, 6), 4)
+    ranks = ta.attention_rankings(maps.astype(np.float32), query=4)
+    assert ranks["mean"].dtype == ranks["raw"].dtype == np.float64
+    np.testing.assert_allclose(ranks["mean"], maps[2, :, 4].mean(0), rtol=1e-6)
+    np.testing.assert_allclose(ranks["rollout"], rollout(maps)[-1][4], rtol=1e-5)
+    for bad in (maps[0], maps[..., :5], maps[None]):
+        with pytest.raises(ValueError, match=r"^need \(layers, heads, T, T\) self-attention, got shape"):
+            ta.attention_rankings(bad, query=1)
+
+
+def test_agreement_takes_the_mask_as_a_mask_whatever_its_dtype():
+    maps = _row_stochastic((1, 2, 6, 6), 5)
+    ranks = ta.attention_rankings(maps, query=5)
+    attribution = np.array([0.0, 2.0, -1.0, 3.0, 1.0, 0.5])
+    as_bool = ta.agreement(ranks, attribution, np.array([False, True, True, True, True, False]))
+    as_int = ta.agreement(ranks, attribution, np.array([0, 1, 1, 1, 1, 0]))
+    np.testing.assert_allclose(as_int["raw"], as_bool["raw"])
+    assert as_int["mean"] == pytest.approx(as_bool["mean"]) and as_int["rollout"] == pytest.approx(as_bool["rollout"])
+
+
+def test_order_of_breaks_long_runs_of_ties_by_position():
+    scores = np.tile([0.0, 1.0], 60)                                   # 120 positions, two tied levels
+    order = ta.order_of(scores, np.ones(120, dtype=bool))
+    assert order.tolist() == list(range(1, 120, 2)) + list(range(0, 120, 2))
+
+
+def test_random_deletion_defaults_and_a_step_cap(llama):
+    target = ta.decoder_target(llama, LONG, 13, baseline_id=0, special=(1,))
+    pos = np.flatnonzero(target.attributable)
+    rng = np.random.default_rng(0)
+    by_hand = np.mean([ta.deletion(target, rng.permutation(pos), 3) for _ in range(10)], axis=0)
+    capped = ta.random_deletion(target, steps=3)                       # defaults: 10 orders, seed 0
+    assert capped.shape == (4,)
+    np.testing.assert_allclose(capped, by_hand, atol=1e-12)
+
+
+def test_deletion_drop_of_a_two_point_curve():
+    assert ta.deletion_drop(np.array([1.0, 0.25])) == pytest.approx(0.75)
+    assert ta.deletion_drop([2, 1, 0]) == pytest.approx(1.5)
+
+
+def test_explain_defaults_and_every_field(llama):
+    target = ta.decoder_target(llama, LONG, 13, baseline_id=0, special=(1,))
+    maps = ta.attention_maps(llama, target.ids)
+    ex = ta.explain(target, maps)                                      # steps 10, 32 IG steps, 10 orders, seed 0
+    attr, delta = ta.attributions(target, n_steps=32)
+    for name in ta.ATTRIBUTIONS:
+        np.testing.assert_allclose(ex.attributions[name], attr[name], atol=1e-12)
+    assert ex.ig_delta == pytest.approx(delta)
+    ranks = ta.attention_rankings(maps, 13)
+    for key in ("raw", "mean", "rollout"):
+        np.testing.assert_allclose(ex.rankings[key], ranks[key])
+    np.testing.assert_allclose(ex.agreement["integrated_gradients"]["raw"],
+                               ta.agreement(ranks, attr["integrated_gradients"], target.attributable)["raw"])
+    for name, scores in {"attention (mean of heads)": ranks["mean"], "rollout": ranks["rollout"], **attr}.items():
+        np.testing.assert_allclose(ex.deletion[name], ta.deletion(target, ta.order_of(scores, target.attributable), 10))
+    assert len(ex.chance) == 11
+    np.testing.assert_allclose(ex.chance, ta.random_deletion(target, 10, 10, 0))
+    assert ex.attributable.tolist() == target.attributable.tolist() and ex.attributable is not target.attributable
+    short = ta.explain(target, maps, steps=2, n_steps=4, n_random=2, seed=3)
+    np.testing.assert_allclose(short.attributions["integrated_gradients"],
+                               ta.attributions(target, n_steps=4)[0]["integrated_gradients"], atol=1e-12)
+
+
+def test_explain_refuses_maps_of_another_length_and_texts_of_special_tokens_only(llama):
+    target = ta.decoder_target(llama, IDS, 6, baseline_id=0, special=(1,))
+    maps = ta.attention_maps(llama, target.ids)                        # (2 layers, 4 heads, 7, 7)
+    with pytest.raises(ValueError) as err:
+        ta.explain(target, maps[..., :-2, :-2])
+    assert str(err.value) == "maps cover 5 tokens, the target's input has 7"
+    only_special = ta.decoder_target(llama, IDS, 1, baseline_id=0, special=(1, 7))
+    with pytest.raises(ValueError) as err:
+        ta.explain(only_special, ta.attention_maps(llama, only_special.ids))
+    assert str(err.value) == "no token of this text can be attributed (all are special tokens)"
