@@ -31,6 +31,7 @@ import argparse
 import ctypes
 import json
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -81,17 +82,24 @@ PR_SET_PDEATHSIG, SIGTERM = 1, 15
 ARM_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")  # a folder name: no paths, no dot files
 
 
-def _die_with_parent() -> None:
+def _child_setup(niceness: int) -> None:
     # Linux: the training process gets SIGTERM when its Ray worker dies (a stopped experiment)
     if _LIBC is not None:
         _LIBC.prctl(PR_SET_PDEATHSIG, SIGTERM)
+    # Ray runs its workers 15 steps nicer than the driver; a trial is the experiment's real
+    # work, so it goes back to the driver's priority where it may (raising priority needs root)
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, niceness)
+    except OSError:
+        pass
 
 
 def cards_in(folder: Path) -> list[Path]:
     return sorted(p for p in Path(folder).glob("*.json") if p.name != TRIAL_FILE)
 
 
-def run_trial(lab: str, arm: str, seed: int, folder: str, cpus: float, extra: list[str]) -> dict:
+def run_trial(lab: str, arm: str, seed: int, folder: str, cpus: float, extra: list[str],
+              niceness: int | None = None) -> dict:
     """One trial, in a Ray task: the training command as a child process. Returns what
     trial.json holds (written only when the command succeeded), with ``returncode`` and,
     for a failure, the last lines of its log."""
@@ -102,8 +110,9 @@ def run_trial(lab: str, arm: str, seed: int, folder: str, cpus: float, extra: li
     with open(folder / LOG_FILE, "ab") as log:
         log.write(f"\n$ {' '.join(cmd)}\n".encode())
         log.flush()
+        niceness = os.getpriority(os.PRIO_PROCESS, 0) if niceness is None else niceness
         code = subprocess.call(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                               preexec_fn=_die_with_parent)
+                               preexec_fn=lambda: _child_setup(niceness))
     result = {"lab": lab, "arm": arm, "seed": seed, "command": " ".join(cmd[1:]), "returncode": code,
               "seconds": round(time.time() - started, 1)}
     cards = cards_in(folder)
@@ -184,7 +193,8 @@ def run_experiment(lab: str, arms: list[str], seeds: list[int], runs: Path, extr
 
     try:
         task = ray.remote(num_cpus=cpus_per_trial, num_gpus=gpus_per_trial, max_retries=0)(run_trial)
-        pending = {task.remote(lab, a, s, str(trial_dir(runs, a, s)), cpus_per_trial, list(extra)): (a, s)
+        niceness = os.getpriority(os.PRIO_PROCESS, 0)   # the driver's, for every trial
+        pending = {task.remote(lab, a, s, str(trial_dir(runs, a, s)), cpus_per_trial, list(extra), niceness): (a, s)
                    for a, s in todo}
         results = []
         while pending:

@@ -147,3 +147,13 @@ def test_a_failing_trial_is_reported_with_its_log_and_the_others_finish(tmp_path
     assert ex.finished(ex.trial_dir(runs, "baseline", 0)) is not None
     assert ex.finished(ex.trial_dir(runs, "no_such_arch", 0)) is None
     assert (tmp_path / "assets" / "spatial_baseline.json").is_file()
+
+
+def test_a_trial_runs_at_the_drivers_priority_not_rays_worker_niceness():
+    import os
+    import subprocess
+
+    wanted = min(19, os.getpriority(os.PRIO_PROCESS, 0) + 3)          # lowering priority needs no rights
+    out = subprocess.run([sys.executable, "-c", "import os; print(os.getpriority(os.PRIO_PROCESS, 0))"],
+                         capture_output=True, text=True, preexec_fn=lambda: ex._child_setup(wanted), check=True)
+    assert int(out.stdout) == wanted
