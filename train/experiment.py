@@ -113,7 +113,7 @@ def run_trial(lab: str, arm: str, seed: int, folder: str, cpus: float, extra: li
         niceness = os.getpriority(os.PRIO_PROCESS, 0) if niceness is None else niceness
         code = subprocess.call(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                preexec_fn=lambda: _child_setup(niceness))
-    result = {"lab": lab, "arm": arm, "seed": seed, "command": " ".join(cmd[1:]), "returncode": code,
+    result = {"lab": lab, "arm": arm, "seed": seed, "command": "python " + " ".join(cmd[1:]), "returncode": code,
               "seconds": round(time.time() - started, 1)}
     cards = cards_in(folder)
     if code == 0 and len(cards) == 1:
