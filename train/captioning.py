@@ -45,7 +45,10 @@ def parse_args(argv):
     p = argparse.ArgumentParser(prog="python -m train captioning", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--variant", choices=MODES, default="full")
-    p.add_argument("--lam", type=float, default=1.0, help="weight of the doubly stochastic term (full, no_beta)")
+    # lambda = 1 (the paper's) swamps the caption loss on this 8x8 grid: its full model attended
+    # almost uniformly (attention correctness 0.159, uniform 0.130). Chosen on the validation
+    # split at 8 epochs, seed 0: lambda 0.1 -> 0.265 (uniform 0.128), lambda 0.01 -> 0.207.
+    p.add_argument("--lam", type=float, default=0.1, help="weight of the doubly stochastic term (full, no_beta)")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--max-minutes", type=float, default=6.0, help="wall-clock cap on training time")
     p.add_argument("--batch", type=int, default=64)
