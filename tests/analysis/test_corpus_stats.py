@@ -7,7 +7,7 @@ import torch
 
 from analysis import corpus_stats as cs
 from models.pretrained.hf import load_transformer
-from tests.tiny_models import tiny_bert, tiny_llama
+from tests.tiny_models import tiny_bart, tiny_bert, tiny_llama
 
 TEXTS = ["the cat sat on the mat .", "a dog ran on the mat , the cat sat", "hello world"]
 
@@ -145,6 +145,21 @@ def test_joint_embedding_tsne_starts_from_the_pca_of_the_clouds():
     np.testing.assert_allclose(got, by_hand(q, k, 14.0, 4), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(cs.joint_embedding(q[:3], k[:2], "tsne"), by_hand(q[:3], k[:2], 2.0, 0),
                                rtol=1e-4, atol=1e-4)
+    # N = 46: (46 - 1) // 3 = 15, where (N - 2) // 3 would give 14
+    q46 = np.vstack([q, rng.normal(size=(1, 5))])
+    np.testing.assert_allclose(cs.joint_embedding(q46, k, "tsne", seed=4), by_hand(q46, k, 15.0, 4),
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_joint_embedding_tsne_caps_its_start_at_50_axes_and_perplexity_at_30():
+    from sklearn.manifold import TSNE
+
+    rng = np.random.default_rng(5)
+    q, k = rng.normal(size=(50, 60)), rng.normal(size=(45, 60)) + 1     # N = 95: (95 - 1) // 3 = 31 -> 30
+    x, _ = joint_by_hand(q, k)
+    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    expected = TSNE(2, perplexity=30.0, init="pca", random_state=0).fit_transform(x @ vt[:50].T)
+    np.testing.assert_allclose(cs.joint_embedding(q, k, "tsne"), expected, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("q, k", [
@@ -154,14 +169,14 @@ def test_joint_embedding_tsne_starts_from_the_pca_of_the_clouds():
     (np.zeros((1, 4)), np.zeros((1, 4))),          # two vectors: fewer than three
 ])
 def test_joint_embedding_refuses_what_it_cannot_draw(q, k):
-    with pytest.raises(ValueError, match="at least 3 query/key vectors of one width"):
+    with pytest.raises(ValueError, match="^the embedding needs at least 3 query/key vectors of one width$"):
         cs.joint_embedding(q, k)
 
 
 def test_joint_embedding_takes_three_vectors_and_names_unknown_methods():
     q, k = np.array([[0.0, 1.0], [2.0, 0.0]]), np.array([[1.0, 1.0]])
     assert cs.joint_embedding(q, k).shape == (3, 2)
-    with pytest.raises(ValueError, match="unknown embedding 'umap': 'pca' or 'tsne'"):
+    with pytest.raises(ValueError, match="^unknown embedding 'umap': 'pca' or 'tsne'$"):
         cs.joint_embedding(q, k, "umap")
 
 
@@ -279,3 +294,15 @@ def test_the_local_window_reaches_the_statistic_and_its_chance_level(tmp_path):
     np.testing.assert_allclose(r.stats["local"], direct(eager_maps(folder, TEXTS[1]), window=2)["local"],
                                rtol=1e-4, atol=1e-5)
     assert r.chance == cs.chance(r.n_tokens, False, 2) != cs.chance(r.n_tokens, False)
+
+
+def test_load_model_captures_queries_and_keys_and_refuses_encoder_decoders(tmp_path):
+    from models.pretrained import llm_capture as lc
+    from models.pretrained.hf import ModelDirError
+
+    loaded = cs.load_model(str(tiny_llama(tmp_path / "llama")))
+    assert loaded.model.config._attn_implementation == lc.ATTN_IMPLEMENTATION
+    with pytest.raises(ModelDirError) as err:
+        cs.load_model(str(tiny_bart(tmp_path / "bart")))
+    assert str(err.value) == ("bart is an encoder-decoder; the corpus lab measures encoders (BERT…) and "
+                              "decoder-only LLMs.")

@@ -114,3 +114,33 @@ def test_a_map_on_the_target_beats_every_chance_level():
     out = localisation_scores(maps, BOXES)
     for score in ("pointing_game", "energy_in_box"):
         assert out[score]["map"] > max(out[score]["chance"].values()), score
+
+
+def test_a_larger_canvas_scales_every_score_and_chance_level():
+    rng = np.random.default_rng(11)
+    maps = rng.normal(size=(len(BOXES), 8, 8))
+    boxes = BOXES * 2                                                  # the same scenes on a 128-pixel canvas
+    assert localisation_scores(maps, boxes, canvas=128) == localisation_scores(maps, BOXES)
+    signed = sign_aware(maps)
+    np.testing.assert_allclose(energy_in_box(signed, boxes, canvas=128), energy_in_box(signed, BOXES))
+    assert box_mass(signed[0], boxes[0], canvas=128) == pytest.approx(box_mass(signed[0], BOXES[0]))
+
+
+def test_box_mass_of_a_map_whose_total_is_below_one():
+    m = np.zeros((8, 8))
+    m[1, 1], m[5, 5] = 0.3, 0.1                                        # total 0.4
+    assert box_mass(m, (8, 8, 16, 16)) == pytest.approx(0.75)
+
+
+def test_a_cell_centre_on_the_bottom_or_right_edge_is_outside():
+    # 16 x 16 grid: row 6's centre is y = 26; a box ending at y1 = 26 leaves it out
+    maps = np.zeros((1, 16, 16))
+    out = localisation_scores(maps, np.array([[0.0, 0.0, 64.0, 26.0]]))
+    assert out["pointing_game"]["chance"]["uniform"] == pytest.approx(6 / 16)
+    out = localisation_scores(maps, np.array([[0.0, 0.0, 26.0, 64.0]]))
+    assert out["pointing_game"]["chance"]["uniform"] == pytest.approx(6 / 16)
+
+
+def test_energy_in_box_message_is_whole():
+    with pytest.raises(ValueError, match=r"^energy in box needs non-negative maps \(score a signed map sign-aware\)$"):
+        energy_in_box(-np.ones((1, 4, 4)), BOXES[:1])

@@ -45,3 +45,23 @@ def test_across_seeds_is_a_paired_t_test_on_the_differences():
     assert one["mean_difference"] == pytest.approx(0.1)
     with pytest.raises(ValueError):
         across_seeds([], [])
+
+
+def test_mcnemar_reads_zero_one_integers_as_right_and_wrong():
+    a, b = np.array([1, 1, 0, 1, 0]), np.array([0, 1, 1, 0, 0])
+    assert mcnemar(a, b) == mcnemar(a.astype(bool), b.astype(bool)) == {
+        "only_a": 2, "only_b": 1, "p_value": pytest.approx(two_sided_binomial(2, 3))}
+
+
+def test_across_seeds_with_two_seeds_ties_and_constant_differences():
+    two = across_seeds([0.8, 0.7], [0.75, 0.72])
+    assert two["sd_difference"] == pytest.approx(np.std([0.05, -0.02], ddof=1))
+    assert two["t_test_p_value"] is not None and two["a_better_on"] == 1
+    tie = across_seeds([0.8, 0.7, 0.9], [0.8, 0.6, 0.85])              # seed 0 is a tie: not "better"
+    assert tie["a_better_on"] == 2
+    constant = across_seeds([0.8, 0.7, 0.9], [0.75, 0.65, 0.85])       # the same gain on every seed
+    assert constant["t_test_p_value"] is None and constant["sd_difference"] == pytest.approx(0.0, abs=1e-12)
+    for a, b in (([0.8, 0.7], [0.8]), ([], []), ([[0.8]], [[0.7]])):
+        with pytest.raises(ValueError) as err:
+            across_seeds(a, b)
+        assert str(err.value) == "need one accuracy per seed for both models"
