@@ -101,13 +101,13 @@ def sign_aware(maps: np.ndarray) -> np.ndarray:
     return np.abs(m - m.mean(axis=(1, 2), keepdims=True))
 
 
-def centre_prior(grid: tuple[int, int], canvas: int = 64) -> np.ndarray:
-    """(h, w) Gaussian bump on the canvas centre (sigma = canvas / 4) sampled at the cell centres."""
+def centre_prior(grid: tuple[int, int]) -> np.ndarray:
+    """(h, w) Gaussian bump on the centre, sampled at the cell centres, sigma a quarter of the
+    side (in cell units: the same map on any canvas, as coordinates and sigma scale together)."""
     h, w = grid
-    y = (np.arange(h) + 0.5) * canvas / h - canvas / 2
-    x = (np.arange(w) + 0.5) * canvas / w - canvas / 2
-    sigma = canvas / 4
-    return np.exp(-(y[:, None] ** 2 + x[None, :] ** 2) / (2 * sigma ** 2))
+    y = (np.arange(h) + 0.5) / h - 0.5
+    x = (np.arange(w) + 0.5) / w - 0.5
+    return np.exp(-(y[:, None] ** 2 + x[None, :] ** 2) / (2 * 0.25 ** 2))
 
 
 def localisation_scores(maps: np.ndarray, boxes: np.ndarray, canvas: int = 64) -> dict:
@@ -120,7 +120,7 @@ def localisation_scores(maps: np.ndarray, boxes: np.ndarray, canvas: int = 64) -
         raise ValueError(f"{len(m)} maps but {len(b)} boxes")
     grid = m.shape[1:]
     shuffled = np.roll(b, 1, axis=0)
-    prior = np.broadcast_to(centre_prior(grid, canvas), m.shape)
+    prior = np.broadcast_to(centre_prior(grid), m.shape)
     ys = (np.arange(grid[0]) + 0.5) * canvas / grid[0]
     xs = (np.arange(grid[1]) + 0.5) * canvas / grid[1]
     inside = ((xs[None, None, :] >= b[:, 0, None, None]) & (xs[None, None, :] < b[:, 2, None, None])
