@@ -129,7 +129,7 @@ def curve_figure(curves: dict[str, list[dict]]) -> go.Figure:
                                      line={"color": colour}, legendgroup=name, showlegend=col == 1), row=1, col=col)
         fig.add_trace(go.Scatter(x=epochs, y=[p["val_uniform"] for p in curve], mode="lines",
                                  name=escape(f"{name}: uniform map"), line={"color": colour, "dash": "dot"},
-                                 legendgroup=name, showlegend=False), row=1, col=1)
+                                 legendgroup=name, showlegend=True), row=1, col=1)
     fig.update_xaxes(title_text="epoch", dtick=1 if max(len(c) for c in curves.values()) <= 20 else None)
     fig.update_layout(height=300, margin={"l": 40, "r": 10, "t": 40, "b": 40},
                       legend={"orientation": "h", "y": -0.25})
