@@ -47,6 +47,16 @@ def peak_cells(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return flat // m.shape[2], flat % m.shape[2]
 
 
+def centres_in_box(boxes: np.ndarray, grid: tuple[int, int], canvas: int = 64) -> np.ndarray:
+    """(B, 4) boxes -> (B, h, w) bool: whether each cell's centre, scaled to canvas pixels,
+    lies inside the scene's box (x0, y0 inside; x1, y1 outside)."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    ys = (np.arange(grid[0]) + 0.5) * canvas / grid[0]
+    xs = (np.arange(grid[1]) + 0.5) * canvas / grid[1]
+    return ((xs[None, None, :] >= b[:, 0, None, None]) & (xs[None, None, :] < b[:, 2, None, None])
+            & (ys[None, :, None] >= b[:, 1, None, None]) & (ys[None, :, None] < b[:, 3, None, None]))
+
+
 def pointing_hits(maps: np.ndarray, boxes: np.ndarray, canvas: int = 64) -> np.ndarray:
     """(B, h, w) maps, (B, 4) boxes in canvas pixels -> (B,) bool: peak inside the box."""
     m = np.asarray(maps)
@@ -54,9 +64,7 @@ def pointing_hits(maps: np.ndarray, boxes: np.ndarray, canvas: int = 64) -> np.n
     if b.shape[0] != m.shape[0]:
         raise ValueError(f"{m.shape[0]} maps but {b.shape[0]} boxes")
     rows, cols = peak_cells(m)
-    y = (rows + 0.5) * canvas / m.shape[1]
-    x = (cols + 0.5) * canvas / m.shape[2]
-    return (x >= b[:, 0]) & (x < b[:, 2]) & (y >= b[:, 1]) & (y < b[:, 3])
+    return centres_in_box(b, m.shape[1:], canvas)[np.arange(len(rows)), rows, cols]
 
 
 def pointing_game(maps: np.ndarray, boxes: np.ndarray, canvas: int = 64) -> float:
@@ -121,10 +129,7 @@ def localisation_scores(maps: np.ndarray, boxes: np.ndarray, canvas: int = 64) -
     grid = m.shape[1:]
     shuffled = np.roll(b, 1, axis=0)
     prior = np.broadcast_to(centre_prior(grid), m.shape)
-    ys = (np.arange(grid[0]) + 0.5) * canvas / grid[0]
-    xs = (np.arange(grid[1]) + 0.5) * canvas / grid[1]
-    inside = ((xs[None, None, :] >= b[:, 0, None, None]) & (xs[None, None, :] < b[:, 2, None, None])
-              & (ys[None, :, None] >= b[:, 1, None, None]) & (ys[None, :, None] < b[:, 3, None, None]))
+    inside = centres_in_box(b, grid, canvas)
     box_share = np.array([cell_coverage(bi, grid, canvas).mean() for bi in b])
     return {
         "pointing_game": {"map": float(pointing_hits(m, b, canvas).mean()),

@@ -98,8 +98,7 @@ def cards_in(folder: Path) -> list[Path]:
     return sorted(p for p in Path(folder).glob("*.json") if p.name != TRIAL_FILE)
 
 
-def run_trial(lab: str, arm: str, seed: int, folder: str, cpus: float, extra: list[str],
-              niceness: int | None = None) -> dict:
+def run_trial(lab: str, arm: str, seed: int, folder: str, cpus: float, extra: list[str], niceness: int) -> dict:
     """One trial, in a Ray task: the training command as a child process. Returns what
     trial.json holds (written only when the command succeeded), with ``returncode`` and,
     for a failure, the last lines of its log."""
@@ -110,7 +109,6 @@ def run_trial(lab: str, arm: str, seed: int, folder: str, cpus: float, extra: li
     with open(folder / LOG_FILE, "ab") as log:
         log.write(f"\n$ {' '.join(cmd)}\n".encode())
         log.flush()
-        niceness = os.getpriority(os.PRIO_PROCESS, 0) if niceness is None else niceness
         code = subprocess.call(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                preexec_fn=lambda: _child_setup(niceness))
     result = {"lab": lab, "arm": arm, "seed": seed, "command": "python " + " ".join(cmd[1:]), "returncode": code,

@@ -83,7 +83,7 @@ def card_metrics(arch: str) -> dict:
     random_qi = qi.get("chance", {}).get("random_weights", {}).get(qi_name)
     if qi_text is not None and random_qi is not None:
         qi_text += f" (random weights {random_qi:.3f})"
-    row = {
+    return {
         "model": ARCH_TITLES[arch],
         "test accuracy": across_seeds_text(card, "test_accuracy", card.get("test_accuracy")),
         "pointing game (best attention map)": max(attention_pg.values()) if attention_pg else None,
@@ -94,7 +94,6 @@ def card_metrics(arch: str) -> dict:
         "query independence": qi_text,
         "training time (s)": card.get("training_time_s"),
     }
-    return row
 
 
 def show_predictions(model_input: ModelInput, archs: list[str], results: dict[str, dict]) -> None:
