@@ -20,6 +20,13 @@ name: the lowest seed's card (its weights are copied beside it; the page reads t
 before) plus ``seeds`` and ``across_seeds``, every number that every seed's card holds as
 {"mean", "sd" (n - 1), "values" (in seed order)}, keyed by its dotted path in the card.
 
+Trial records survive the machine: each finished trial's card (without weights) and its
+trial.json go into ``--records`` (assets/experiments/LAB/ARM/seed-S.json by default, small
+files meant to be committed), so a later sitting on a fresh machine, whose RUNS folder is
+empty, skips those seeds and summarises them with the new ones. The page's weights stay
+those of the lowest seed trained here, or, when its folder is gone, those already in
+``--out`` from an earlier summary of the same seed.
+
 Where it runs: jobs/ray_cluster.py; a local instance of ``--num-cpus`` CPUs (default: the
 machine's) unless ``--address`` or $RAY_ADDRESS names a cluster. Nothing else changes on a
 cluster, except that RUNS and the data must sit on a filesystem every node sees.
@@ -42,7 +49,8 @@ from pathlib import Path
 from jobs.ray_cluster import ROOT, RayStartError, connect, start_ray
 
 # How each lab names the variant it trains (labs without one take --arms with one name)
-ARM_FLAGS = {"spatial": "--arch", "translation": "--arch", "captioning": "--variant", "induction": "--layers"}
+ARM_FLAGS = {"spatial": "--arch", "translation": "--arch", "captioning": "--variant", "induction": "--layers",
+             "sagan": "--variant"}
 TRIAL_FILE = "trial.json"
 LOG_FILE = "train.log"
 LOG_TAIL_LINES = 15
@@ -50,6 +58,14 @@ LOG_TAIL_LINES = 15
 
 def runs_root(lab: str) -> Path:
     return ROOT / "results" / "experiments" / lab
+
+
+def records_root(lab: str) -> Path:
+    return ROOT / "assets" / "experiments" / lab
+
+
+def record_path(records: Path, arm: str, seed: int) -> Path:
+    return Path(records) / arm / f"seed-{seed}.json"
 
 
 def trial_dir(runs: Path, arm: str, seed: int) -> Path:
@@ -92,6 +108,35 @@ def _child_setup(niceness: int) -> None:
         os.setpriority(os.PRIO_PROCESS, 0, niceness)
     except OSError:
         pass
+
+
+def write_record(records: Path, runs: Path, arm: str, seed: int, result: dict) -> Path:
+    """The finished trial's trial.json and card, in one small file that outlives RUNS."""
+    card = json.loads((trial_dir(runs, arm, seed) / result["card"]).read_text(encoding="utf-8"))
+    path = record_path(records, arm, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"trial": result, "card": card}, indent=1), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def finished_trial(runs: Path, records: Path | None, arm: str, seed: int) -> tuple[dict, dict] | None:
+    """(trial.json, card) of a finished trial: from its folder in RUNS, else from its record."""
+    folder = trial_dir(runs, arm, seed)
+    trial = finished(folder)
+    if trial is not None:
+        try:
+            return trial, json.loads((folder / trial["card"]).read_text(encoding="utf-8"))
+        except (OSError, ValueError, KeyError):
+            pass
+    if records is None:
+        return None
+    try:
+        saved = json.loads(record_path(records, arm, seed).read_text(encoding="utf-8"))
+        return saved["trial"], saved["card"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def cards_in(folder: Path) -> list[Path]:
@@ -151,28 +196,40 @@ def across_seeds(cards: list[dict]) -> dict[str, dict]:
     return out
 
 
-def summarise(runs: Path, arm: str, seeds: list[int], out: Path, made_by: str | None = None) -> Path:
-    """Write the arm's summary card (and the lowest seed's weights) into ``out``."""
-    trials = {s: finished(trial_dir(runs, arm, s)) for s in sorted(seeds)}
+def summarise(runs: Path, arm: str, seeds: list[int], out: Path, made_by: str | None = None,
+              records: Path | None = None) -> Path:
+    """Write the arm's summary card (and the page's weights) into ``out``."""
+    trials = {s: finished_trial(runs, records, arm, s) for s in sorted(seeds)}
     missing = [s for s, t in trials.items() if t is None]
     if missing:
         raise ValueError(f"{arm}: seeds {missing} have not finished; run the experiment (without "
                          "--summarise-only) to train them")
-    names = {t["card"] for t in trials.values()}
+    names = {t["card"] for t, _ in trials.values()}
     if len(names) != 1:
         raise ValueError(f"{arm}: the seeds wrote different cards {sorted(names)}")
     name = names.pop()
-    cards = [json.loads((trial_dir(runs, arm, s) / name).read_text(encoding="utf-8")) for s in trials]
-    first = min(trials)
-    card = dict(cards[0])
+    out = Path(out)
+    weights_seed = next((s for s in trials if any(trial_dir(runs, arm, s).glob("*.safetensors"))), None)
+    if weights_seed is None:
+        # every trial folder is gone (another machine): keep the weights an earlier summary put in out
+        earlier = (json.loads((out / name).read_text(encoding="utf-8")) if (out / name).is_file() else {})
+        weights_seed = (earlier.get("experiment") or {}).get("weights_from_seed")
+        if weights_seed not in trials or not (out / str(earlier.get("weights", ""))).is_file():
+            raise ValueError(f"{arm}: no trial folder holds weights and {out / name} names none of seeds "
+                             f"{sorted(trials)}; rerun one seed here to make them")
+    if records is not None:  # trials finished by an earlier runner, or stopped before it recorded them
+        for s, (trial, _) in trials.items():
+            if finished(trial_dir(runs, arm, s)) is not None and not record_path(records, arm, s).is_file():
+                write_record(records, runs, arm, s, trial)
+    cards = [card for _, card in trials.values()]
+    card = dict(trials[weights_seed][1])
     card["seeds"] = sorted(trials)
     card["across_seeds"] = across_seeds(cards)
-    card["experiment"] = {"made_by": made_by, "weights_from_seed": first,
-                          "trials": [trials[s]["command"] for s in sorted(trials)],
-                          "trial_seconds": [trials[s]["seconds"] for s in sorted(trials)]}
-    out = Path(out)
+    card["experiment"] = {"made_by": made_by, "weights_from_seed": weights_seed,
+                          "trials": [trials[s][0]["command"] for s in sorted(trials)],
+                          "trial_seconds": [trials[s][0]["seconds"] for s in sorted(trials)]}
     out.mkdir(parents=True, exist_ok=True)
-    for weights in trial_dir(runs, arm, first).glob("*.safetensors"):
+    for weights in trial_dir(runs, arm, weights_seed).glob("*.safetensors"):
         shutil.copyfile(weights, out / weights.name)
     path = out / name
     path.write_text(json.dumps(card, indent=1), encoding="utf-8")
@@ -181,9 +238,10 @@ def summarise(runs: Path, arm: str, seeds: list[int], out: Path, made_by: str | 
 
 def run_experiment(lab: str, arms: list[str], seeds: list[int], runs: Path, extra: list[str],
                    address: str | None = None, num_cpus: int | None = None, cpus_per_trial: float = 1.0,
-                   gpus_per_trial: float = 0.0, progress=None) -> list[dict]:
-    """Every unfinished (arm, seed) trial on Ray; returns the results of the trials run now."""
-    todo = [(a, s) for a in arms for s in seeds if finished(trial_dir(runs, a, s)) is None]
+                   gpus_per_trial: float = 0.0, progress=None, records: Path | None = None) -> list[dict]:
+    """Every unfinished (arm, seed) trial on Ray; returns the results of the trials run now.
+    Each finished one is recorded in ``records`` as soon as it ends."""
+    todo = [(a, s) for a in arms for s in seeds if finished_trial(runs, records, a, s) is None]
     if not todo:
         return []
     started = start_ray(connect, address, num_cpus)
@@ -197,8 +255,10 @@ def run_experiment(lab: str, arms: list[str], seeds: list[int], runs: Path, extr
         results = []
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
-            pending.pop(ready[0])
+            arm, seed = pending.pop(ready[0])
             results.append(ray.get(ready[0]))
+            if records is not None and "error" not in results[-1]:
+                write_record(records, runs, arm, seed, results[-1])
             if progress is not None:
                 progress(results[-1], len(results), len(todo))
         return results
@@ -218,6 +278,8 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     p.add_argument("--runs", type=Path, help="trial folders (default results/experiments/LAB)")
     p.add_argument("--out", type=Path, default=ROOT / "assets", help="where the summary cards and weights go")
+    p.add_argument("--records", type=Path, help="finished trials' cards, kept across machines "
+                   "(default assets/experiments/LAB)")
     p.add_argument("--address", help="an existing Ray cluster (default: $RAY_ADDRESS, else a local instance)")
     p.add_argument("--num-cpus", type=int, help="CPUs of the local instance (default: the machine's)")
     p.add_argument("--cpus-per-trial", type=float, default=1.0)
@@ -238,11 +300,12 @@ def main(argv=None) -> int:
     # absolute: the trials run from the project's root, whatever folder this command ran in
     runs = (args.runs or runs_root(args.lab)).resolve()
     args.out = args.out.resolve()
+    records = (args.records or records_root(args.lab)).resolve()
     failed = []
     if not args.summarise_only:
         from tqdm import tqdm
 
-        n_todo = sum(finished(trial_dir(runs, a, s)) is None for a in args.arms for s in args.seeds)
+        n_todo = sum(finished_trial(runs, records, a, s) is None for a in args.arms for s in args.seeds)
         print(f"{args.lab}: {len(args.arms)} arms x {len(args.seeds)} seeds, {n_todo} trials to run "
               f"({len(args.arms) * len(args.seeds) - n_todo} finished before) in {runs}", flush=True)
         bar = tqdm(total=n_todo, unit="trial")
@@ -254,7 +317,7 @@ def main(argv=None) -> int:
 
         try:
             results = run_experiment(args.lab, args.arms, args.seeds, runs, extra, args.address, args.num_cpus,
-                                     args.cpus_per_trial, args.gpus_per_trial, progress)
+                                     args.cpus_per_trial, args.gpus_per_trial, progress, records)
         except RayStartError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -267,17 +330,18 @@ def main(argv=None) -> int:
     written = {}
     for arm in args.arms:
         try:
-            written[arm] = summarise(runs, arm, args.seeds, args.out, "python -m train experiment " + " ".join(argv))
+            written[arm] = summarise(runs, arm, args.seeds, args.out, "python -m train experiment " + " ".join(argv),
+                                     records)
         except ValueError as exc:
             print(f"not summarised: {exc}", file=sys.stderr)
             failed.append({"arm": arm})
             continue
         print(f"wrote {written[arm]}")
-    compare(args.lab, runs, args.seeds, written)
+    compare(args.lab, runs, args.seeds, written, records)
     return 1 if failed else 0
 
 
-def compare(lab: str, runs: Path, seeds: list[int], written: dict[str, Path]) -> None:
+def compare(lab: str, runs: Path, seeds: list[int], written: dict[str, Path], records: Path | None = None) -> None:
     """The lab's own comparison of its arms (``compare_arms`` of its module, if it has one:
     e.g. paired tests against the baseline), written into each summary card as ``comparison``."""
     import importlib
@@ -287,8 +351,7 @@ def compare(lab: str, runs: Path, seeds: list[int], written: dict[str, Path]) ->
     hook = getattr(importlib.import_module(LABS[lab]), "compare_arms", None)
     if hook is None or not written:
         return
-    cards = {arm: {s: json.loads((trial_dir(runs, arm, s) / path.name).read_text(encoding="utf-8")) for s in seeds}
-             for arm, path in written.items()}
+    cards = {arm: {s: finished_trial(runs, records, arm, s)[1] for s in seeds} for arm in written}
     statements = set()
     for arm, result in hook(cards).items():
         card = json.loads(written[arm].read_text(encoding="utf-8"))

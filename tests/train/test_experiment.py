@@ -157,3 +157,47 @@ def test_a_trial_runs_at_the_drivers_priority_not_rays_worker_niceness():
     out = subprocess.run([sys.executable, "-c", "import os; print(os.getpriority(os.PRIO_PROCESS, 0))"],
                          capture_output=True, text=True, preexec_fn=lambda: ex._child_setup(wanted), check=True)
     assert int(out.stdout) == wanted
+
+
+def test_records_outlive_the_trial_folders_and_keep_the_earlier_weights(tmp_path):
+    runs, records, out = tmp_path / "runs", tmp_path / "records", tmp_path / "assets"
+    for seed, acc in ((0, 0.70), (1, 0.80)):
+        _fake_trial(runs, "dnl", seed, {"name": "spatial_dnl", "acc": acc}, weights=f"w{seed}".encode())
+    ex.summarise(runs, "dnl", [0, 1], out, records=records)          # writes the two records it lacked
+    saved = json.loads(ex.record_path(records, "dnl", 1).read_text())
+    assert saved["card"] == {"name": "spatial_dnl", "acc": 0.80} and saved["trial"]["command"] == "train s1"
+    # a fresh machine: RUNS is empty, seed 2 is trained there; seeds 0 and 1 come from the records
+    import shutil
+    shutil.rmtree(runs)
+    assert ex.finished_trial(runs, records, "dnl", 0)[1]["acc"] == 0.70
+    assert ex.finished_trial(runs, None, "dnl", 0) is None
+    _fake_trial(runs, "dnl", 2, {"name": "spatial_dnl", "acc": 0.90}, weights=b"w2")
+    card = json.loads(ex.summarise(runs, "dnl", [0, 1, 2], out, records=records).read_text())
+    assert card["seeds"] == [0, 1, 2] and card["across_seeds"]["acc"]["values"] == [0.70, 0.80, 0.90]
+    # seed 2 is the lowest seed with weights here, so its card and weights stand for the arm
+    assert card["experiment"]["weights_from_seed"] == 2 and card["acc"] == 0.90
+    assert (out / "spatial_dnl.safetensors").read_bytes() == b"w2"
+
+
+def test_without_any_trial_folder_the_weights_already_in_out_are_kept_only_for_a_listed_seed(tmp_path):
+    runs, records, out = tmp_path / "runs", tmp_path / "records", tmp_path / "assets"
+    _fake_trial(runs, "dnl", 0, {"name": "spatial_dnl", "acc": 0.7, "weights": "spatial_dnl.safetensors"},
+                weights=b"w0")
+    ex.summarise(runs, "dnl", [0], out, records=records)
+    import shutil
+    shutil.rmtree(runs)
+    card = json.loads(ex.summarise(runs, "dnl", [0], out, records=records).read_text())
+    assert card["experiment"]["weights_from_seed"] == 0 and (out / "spatial_dnl.safetensors").read_bytes() == b"w0"
+    (tmp_path / "r1" / "dnl").mkdir(parents=True)
+    (tmp_path / "r1" / "dnl" / "seed-1.json").write_text(ex.record_path(records, "dnl", 0).read_text())
+    with pytest.raises(ValueError, match="no trial folder holds weights"):
+        ex.summarise(runs, "dnl", [1], out, records=tmp_path / "r1")
+
+
+def test_a_damaged_record_counts_as_unfinished(tmp_path):
+    path = ex.record_path(tmp_path, "dnl", 0)
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    assert ex.finished_trial(tmp_path / "runs", tmp_path, "dnl", 0) is None
+    path.write_text(json.dumps({"trial": {}}))
+    assert ex.finished_trial(tmp_path / "runs", tmp_path, "dnl", 0) is None
