@@ -94,3 +94,32 @@ class SpatialClassifier(nn.Module):
             raise ValueError(f"{self.arch} has no pairwise attention")
         f, _ = self.features(x)
         return self.block.attention_row(f, query)
+
+
+class ItemClassifier(nn.Module):
+    """A plain CNN for single 28 x 28 Fashion-MNIST items, the judge of generated samples:
+    its labels make the GAN card's class histogram, its penultimate layer the features of
+    the Fréchet distance and its logits those of the Inception Score (train/gan_quality.py).
+
+        input (B, 1, 28, 28) in [-1, 1]
+        conv3x3 32 -> BN -> ReLU -> maxpool   (B, 32, 14, 14)
+        conv3x3 64 -> BN -> ReLU -> maxpool   (B, 64, 7, 7)
+        flatten -> linear 128 -> ReLU          (B, 128)  ``features``
+        linear 10                              (B, 10)   logits
+    """
+
+    num_features = 128
+
+    def __init__(self):
+        super().__init__()
+        self.trunk = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(64 * 7 * 7, self.num_features), nn.ReLU(inplace=True))
+        self.fc = nn.Linear(self.num_features, NUM_CLASSES)
+
+    def features(self, x):
+        return self.trunk(x)                                       # (B, 128)
+
+    def forward(self, x):
+        return self.fc(self.trunk(x))                              # (B, 10)

@@ -1,7 +1,8 @@
 """Training command for every lab: ``python -m train <lab> [options]``.
 
     python -m train spatial --arch cbam_full     # scene classifiers (image lab)
-    python -m train sagan                        # SAGAN on Fashion-MNIST items
+    python -m train sagan                        # SAGAN on Fashion-MNIST items (--variant no_attention)
+    python -m train item-classifier              # the judge of the GANs' samples
     python -m train translation --arch rnnsearch # seq2seq, RNNsearch, Transformer (en→es)
     python -m train captioning --variant full    # Show-Attend-Tell captioner
     python -m train translation-compare          # the three translation cards compared
@@ -29,6 +30,7 @@ LABS = {
     "minilm": "train.cards",
     "text-attribution": "train.text_attribution",
     "induction": "train.induction",
+    "item-classifier": "train.gan_quality",
     "experiment": "train.experiment",
 }
 

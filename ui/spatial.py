@@ -76,9 +76,12 @@ def load_card(arch: str) -> dict | None:
     return read_card(card_path(arch))
 
 
+GANS = {"sagan": "SAGAN (self-attention)", "gan_no_attention": "Same GAN, no attention"}  # card name -> label
+
+
 @st.cache_data(show_spinner=False)
-def load_sagan_card() -> dict | None:
-    return read_card(assets_dir() / "sagan.json")
+def load_sagan_card(name: str = "sagan") -> dict | None:
+    return read_card(assets_dir() / f"{name}.json")
 
 
 @st.cache_resource(show_spinner="Loading model…")
@@ -91,24 +94,25 @@ def load_classifier(arch: str) -> SpatialClassifier:
     return model.to(pick_device()).eval()
 
 
-def load_sagan_or_reason() -> tuple[SAGAN | None, str | None]:
-    """The generator, or None and why not (not trained, or a damaged file)."""
+def load_sagan_or_reason(name: str = "sagan") -> tuple[SAGAN | None, str | None]:
+    """The GAN, or None and why not (not trained, or a damaged file)."""
     try:
-        gan = load_sagan()
+        gan = load_sagan(name)
     except (OSError, RuntimeError, ValueError, KeyError, SafetensorError) as exc:
         return None, f"its weights could not be loaded ({type(exc).__name__}: {str(exc)[:200]})"
-    return gan, None if gan is not None else "it is not trained yet: `python -m train sagan`"
+    variant = "" if name == "sagan" else " --variant no_attention"
+    return gan, None if gan is not None else f"it is not trained yet: `python -m train sagan{variant}`"
 
 
-@st.cache_resource(show_spinner="Loading SAGAN…")
+@st.cache_resource(show_spinner="Loading GAN…")
 @logged_load
-def load_sagan() -> SAGAN | None:
-    path = assets_dir() / "sagan.safetensors"
+def load_sagan(name: str = "sagan") -> SAGAN | None:
+    path = assets_dir() / f"{name}.safetensors"
     if not path.is_file():
         return None
-    card = read_card(assets_dir() / "sagan.json") or {}
+    card = read_card(assets_dir() / f"{name}.json") or {}
     hp = card.get("hyperparameters", {})
-    gan = SAGAN(int(hp.get("z_dim", 64)), int(hp.get("width", 64)))
+    gan = SAGAN(int(hp.get("z_dim", 64)), int(hp.get("width", 64)), attention=name == "sagan")
     load_weights(gan, path)
     return gan.to(pick_device()).eval()
 
@@ -226,9 +230,9 @@ def affinity_row(arch: str, key: str, _image: np.ndarray, row: int, col: int) ->
     return {r.name.rsplit(".", 1)[-1]: r.numpy()[0].reshape(r.grid) for r in records}
 
 
-@st.cache_data(show_spinner="Generating SAGAN samples…", max_entries=32)
-def sagan_samples(seed: int, n: int) -> np.ndarray:
-    gan = load_sagan()
+@st.cache_data(show_spinner="Generating samples…", max_entries=32)
+def sagan_samples(seed: int, n: int, name: str = "sagan") -> np.ndarray:
+    gan = load_sagan(name)
     g = torch.Generator().manual_seed(int(seed))
     z = torch.randn(n, gan.generator.z_dim, generator=g).to(pick_device())
     with torch.inference_mode():
@@ -288,7 +292,7 @@ def class_name(label: int | None) -> str:
 
 __all__ = [
     "ARCH_TITLES", "ARCHS", "NL_MODES", "GRID", "DatasetMissing", "ModelInput", "available_archs",
-    "load_card", "load_classifier", "load_sagan", "load_sagan_or_reason", "load_sagan_card", "test_scene", "upload_to_input",
+    "GANS", "load_card", "load_classifier", "load_sagan", "load_sagan_or_reason", "load_sagan_card", "test_scene", "upload_to_input",
     "run_classifier", "run_all", "affinity_row", "sagan_samples", "sagan_row", "query_from_selection",
     "click_to_state", "class_name", "scene_fields",
 ]

@@ -13,9 +13,11 @@ import streamlit as st
 
 from models.cards import across_seeds_text
 from ui.widgets import keep_query, shared_query
-from ui.spatial import (ARCH_TITLES, GRID, NL_MODES, ModelInput, affinity_row, class_name, click_to_state,
+from corpora.fashion import CLASSES
+from ui.spatial import (ARCH_TITLES, GANS, GRID, NL_MODES, ModelInput, affinity_row, class_name, click_to_state,
                         load_card, load_sagan_card, load_sagan_or_reason, run_all, sagan_row, sagan_samples)
-from viz.spatial import cell_map_figure, channel_bars, clickable_image, samples_figure
+from viz.spatial import (cell_map_figure, channel_bars, class_histogram_figure, clickable_image, gan_curve_figure,
+                         samples_figure)
 
 NO_BAR = {"displayModeBar": False}
 
@@ -248,12 +250,63 @@ def _sagan_caption(card: dict) -> str:
     return (f"The self-attention output is scaled by γ (initialised to 0): learned γ = "
             f"{gamma.get('generator', float('nan')):.3f} in the generator, "
             f"{gamma.get('discriminator', float('nan')):.3f} in the discriminator; "
-            f"{card.get('hyperparameters', {}).get('steps', '?')} training steps in "
+            f"{card.get('steps_run', card.get('hyperparameters', {}).get('steps', '?'))} training steps in "
             f"{card.get('training_time_s', '?')} s.")
 
 
+GAN_SCORES = (("FID ↓", "fid"), ("Inception Score ↑", "inception_score"),
+              ("largest class share", "largest_class_share"), ("empty classes", "empty_classes"))
+
+
+def gan_score_rows(cards: dict[str, dict]) -> list[dict]:
+    """One row per GAN (mean ± sd over its seeds when the card has several) and one for
+    real test images, the floor each score is read against."""
+    rows = []
+    for name, card in cards.items():
+        quality = card.get("quality") if isinstance(card.get("quality"), dict) else {}
+        row = {"model": GANS.get(name, name), "seeds": len(card.get("seeds", [card.get("seed")]))}
+        for label, key in GAN_SCORES:
+            row[label] = across_seeds_text(card, f"quality.{key}", quality.get(key)) or "—"
+        row["steps"] = card.get("steps_run", "—")
+        rows.append(row)
+    chance = next((c.get("chance") for c in cards.values() if isinstance(c.get("chance"), dict)), None)
+    if chance:
+        rows.append({"model": "real test images (floor)", "seeds": "—",
+                     "FID ↓": f"{chance.get('fid_real_vs_real', float('nan')):.3f} (half vs half)",
+                     "Inception Score ↑": f"{chance.get('inception_score_real', float('nan')):.3f}",
+                     "largest class share": "0.100", "empty classes": "0", "steps": "—"})
+    return rows
+
+
+def show_gan_scores(cards: dict[str, dict]) -> None:
+    if not any(isinstance(c.get("quality"), dict) for c in cards.values()):
+        st.caption("No sample-quality numbers in these cards yet: retrain with `python -m train sagan`.")
+        return
+    st.dataframe(gan_score_rows(cards), hide_index=True, width="stretch")
+    judge = next((c["quality"].get("judge") for c in cards.values() if isinstance(c.get("quality"), dict)), "")
+    st.caption("Scores of 10,000 samples against the 10,000 real test images, judged by the project's own item "
+               f"classifier, {judge}. A GAN that covers the data has every class near 10 % and none "
+               "above 25 %.")
+    histograms = {GANS.get(n, n): c["class_histogram"] for n, c in cards.items() if c.get("class_histogram")}
+    chance = next((c.get("chance") for c in cards.values() if isinstance(c.get("chance"), dict)), {})
+    if chance.get("class_histogram_real"):
+        histograms["real test images"] = chance["class_histogram_real"]
+    c1, c2 = st.columns([2, 3])
+    with c1:
+        st.plotly_chart(class_histogram_figure(histograms, CLASSES, "Samples per class, as the judge labels them"),
+                        key="gan_hist", config=NO_BAR)
+    curves = {GANS.get(n, n): c["curve"] for n, c in cards.items() if c.get("curve")}
+    with c2:
+        if curves:
+            st.plotly_chart(gan_curve_figure(curves, chance.get("fid_real_vs_real")), key="gan_curve", config=NO_BAR)
+            st.caption("Over training, on 2,000 samples per point (seed of the weights shown); "
+                       "the run keeps the weights of its lowest FID.")
+
+
 def show_sagan_tab(n: int = 16) -> None:
-    """Generated samples, and the generator's attention of a clicked location of one of them."""
+    """Both GANs' numbers and samples, and the generator's attention of a clicked location."""
+    cards = {name: card for name in GANS if (card := load_sagan_card(name))}
+    show_gan_scores(cards)
     gan, why_not = load_sagan_or_reason()
     if gan is None:
         st.info(f"SAGAN is not shown: {why_not}")
@@ -262,14 +315,22 @@ def show_sagan_tab(n: int = 16) -> None:
     seed = int(s1.number_input("Noise seed", 0, 10_000, 0, key="sagan_seed"))
     sample = int(s2.number_input("Sample to inspect", 0, n - 1, 0, key="sagan_sample"))
     samples = sagan_samples(seed, n)
-    st.plotly_chart(samples_figure(samples, columns=8, title="Generated samples (28 × 28)"),
-                    key="sagan_grid", config=NO_BAR)
+    plain, plain_why = load_sagan_or_reason("gan_no_attention")
+    left, right = st.columns(2)
+    left.plotly_chart(samples_figure(samples, columns=8, title=f"{GANS['sagan']}: samples"),
+                      key="sagan_grid", config=NO_BAR)
+    if plain is None:
+        right.info(f"The GAN without attention is not shown: {plain_why}")
+    else:
+        right.plotly_chart(samples_figure(sagan_samples(seed, n, "gan_no_attention"), columns=8,
+                                          title=f"{GANS['gan_no_attention']}: samples"),
+                           key="gan_plain_grid", config=NO_BAR)
     st.session_state.setdefault("g_row", 7)
     st.session_state.setdefault("g_col", 7)
     g1, g2 = st.columns(2)
     with g1:
         st.plotly_chart(clickable_image(samples[sample], (14, 14), query=(st.session_state.g_row, st.session_state.g_col),
-                                        title=f"Sample {sample}: click a location", size=300),
+                                        title=f"SAGAN sample {sample}: click a location", size=300),
                         key="sagan_click", on_select=click_to_state("sagan_click", "g_row", "g_col", (14, 14)),
                         selection_mode="points", config=NO_BAR)
         r1, r2 = st.columns(2)
@@ -279,7 +340,7 @@ def show_sagan_tab(n: int = 16) -> None:
         st.plotly_chart(cell_map_figure(samples[sample], sagan_row(seed, n, sample, row, col), query=(row, col),
                                        title="Generator attention of that location (14 × 14)", size=300),
                         key="sagan_map", config=NO_BAR)
-    st.caption(_sagan_caption(load_sagan_card() or {}))
+    st.caption(_sagan_caption(cards.get("sagan") or {}))
 
 
 def share_spatial_view(archs: list[str]) -> None:

@@ -161,3 +161,51 @@ def samples_figure(images, columns: int = 8, title: str = "") -> go.Figure:
     # Width follows the page column; height keeps the mosaic's aspect at ~700 px wide.
     fig.update_layout(height=int(700 * h / w) + 50, autosize=True)
     return fig
+
+
+GAN_PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
+
+
+def class_histogram_figure(histograms: dict[str, list[int]], classes, title: str = "") -> go.Figure:
+    """Share of samples per class, one bar group per source (GANs and real images), with
+    the 25 % line the lab takes as the limit of a covered data set and the 10 % of an even
+    spread."""
+    fig = go.Figure()
+    names = [escape(c) for c in classes]
+    for i, (name, counts) in enumerate(histograms.items()):
+        counts = np.asarray(counts, dtype=float)
+        if counts.shape != (len(classes),):
+            raise ValueError(f"{name}: {counts.size} counts for {len(classes)} classes")
+        share = counts / max(counts.sum(), 1.0)
+        fig.add_trace(go.Bar(x=names, y=share, name=escape(name), marker_color=GAN_PALETTE[i % len(GAN_PALETTE)],
+                             hovertemplate="%{x}: %{y:.1%}<extra>" + escape(name) + "</extra>"))
+    fig.add_hline(y=0.25, line={"dash": "dash", "color": "#888"}, annotation_text="25 %",
+                  annotation_position="top right")
+    fig.add_hline(y=0.10, line={"dash": "dot", "color": "#888"}, annotation_text="even 10 %",
+                  annotation_position="bottom right")
+    fig.update_layout(barmode="group", title=escape(title), height=320, yaxis={"tickformat": ".0%", "title": "share"},
+                      margin={"l": 50, "r": 10, "t": 40, "b": 40}, legend={"orientation": "h", "y": -0.3})
+    return fig
+
+
+def gan_curve_figure(curves: dict[str, list[dict]], fid_floor: float | None = None) -> go.Figure:
+    """Sample quality over training steps, one colour per GAN: FID (lower is better; the
+    real-vs-real floor dotted), Inception Score and the largest class's share."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.08,
+                        subplot_titles=("FID (judge features)", "Inception Score (judge)", "largest class share"))
+    for i, (name, curve) in enumerate(curves.items()):
+        colour = GAN_PALETTE[i % len(GAN_PALETTE)]
+        steps = [p["step"] for p in curve]
+        for col, key in ((1, "fid"), (2, "inception_score"), (3, "largest_class_share")):
+            fig.add_trace(go.Scatter(x=steps, y=[p[key] for p in curve], mode="lines+markers", name=escape(name),
+                                     line={"color": colour}, legendgroup=name, showlegend=col == 1), row=1, col=col)
+    if fid_floor is not None:
+        fig.add_hline(y=fid_floor, line={"dash": "dot", "color": "#888"}, row=1, col=1,
+                      annotation_text="real vs real", annotation_position="top right")
+    fig.add_hline(y=0.25, line={"dash": "dash", "color": "#888"}, row=1, col=3)
+    fig.update_yaxes(tickformat=".0%", row=1, col=3)
+    fig.update_xaxes(title_text="step")
+    fig.update_layout(height=300, margin={"l": 40, "r": 10, "t": 40, "b": 40}, legend={"orientation": "h", "y": -0.3})
+    return fig

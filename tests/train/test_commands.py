@@ -53,13 +53,25 @@ def test_spatial_command(tmp_path):
 @needs_fashion
 def test_sagan_command(tmp_path):
     args = ["sagan", "--steps", "2", "--batch", "8", "--width", "16", "--checkpoint-every", "1", "--threads", "1",
+            "--eval-every", "1", "--eval-samples", "40", "--final-samples", "60",
             "--out", str(tmp_path), "--checkpoints", str(tmp_path / "ck")]
     assert main(args) == 0
     assert (tmp_path / "ck" / "sagan.pt").is_file()
     assert main(args[:2] + ["3"] + args[3:] + ["--resume"]) == 0  # resumes at step 2, runs one more
     card = _card(tmp_path, "sagan")
     load_weights(SAGAN(z_dim=64, width=16), tmp_path / "sagan.safetensors")
-    assert card["name"] == "sagan"
+    assert card["name"] == "sagan" and card["steps_run"] == 3 and [p["step"] for p in card["curve"]] == [1, 2, 3]
+    hist = card["class_histogram"]
+    assert len(hist) == 10 and sum(hist) == 60 == card["quality"]["samples"]
+    assert card["quality"]["largest_class_share"] == max(hist) / 60
+    assert card["chance"]["fid_real_vs_real"] < card["quality"]["fid"]       # 3 steps are far from real items
+    assert sum(card["chance"]["class_histogram_real"]) == 10000
+    # the comparison arm: same networks without the attention layer, its own card and weights
+    plain = ["sagan", "--variant", "no_attention", *args[1:]]
+    assert main(plain) == 0
+    card = _card(tmp_path, "gan_no_attention")
+    load_weights(SAGAN(z_dim=64, width=16, attention=False), tmp_path / "gan_no_attention.safetensors")
+    assert card["variant"] == "no_attention" and "gamma" not in card and "no attention layer" in card["architecture"]
 
 
 @needs_fashion

@@ -41,3 +41,28 @@ def test_channel_bars_and_mosaic():
     assert m.shape == (3 * 30 + 2, 4 * 30 + 2)
     assert m.sum() == 10 * 28 * 28
     assert samples_figure(np.ones((3, 28, 28))).data[0].z.shape == (32, 8 * 30 + 2)
+
+
+def test_class_histogram_figure_draws_shares_per_source_with_the_limits():
+    from viz.spatial import class_histogram_figure
+
+    classes = [f"c{i}" for i in range(10)]
+    fig = class_histogram_figure({"GAN <b>": [10, 0, 0, 0, 0, 0, 0, 0, 0, 30], "real": [1] * 10}, classes, "t")
+    assert [t.name for t in fig.data] == ["GAN &lt;b&gt;", "real"]
+    np.testing.assert_allclose(fig.data[0].y, [0.25] + [0.0] * 8 + [0.75])
+    np.testing.assert_allclose(fig.data[1].y, [0.1] * 10)
+    assert sorted(s.y0 for s in fig.layout.shapes) == [0.1, 0.25]
+    with pytest.raises(ValueError, match="3 counts for 10 classes"):
+        class_histogram_figure({"x": [1, 2, 3]}, classes)
+
+
+def test_gan_curve_figure_has_one_line_per_gan_and_score_and_the_floor():
+    from viz.spatial import gan_curve_figure
+
+    curve = [{"step": 500, "fid": 40.0, "inception_score": 5.0, "largest_class_share": 0.3},
+             {"step": 1000, "fid": 20.0, "inception_score": 6.0, "largest_class_share": 0.2}]
+    fig = gan_curve_figure({"a": curve, "b": curve[:1]}, fid_floor=1.5)
+    assert len(fig.data) == 6
+    assert list(fig.data[0].x) == [500, 1000] and list(fig.data[0].y) == [40.0, 20.0]
+    assert list(fig.data[2].y) == [0.3, 0.2] and list(fig.data[3].y) == [40.0]
+    assert 1.5 in [s.y0 for s in fig.layout.shapes]
