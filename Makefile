@@ -66,14 +66,17 @@ train-spatial: $(STAMP) data
 	for a in $(SPATIAL_ARCHS); do nice -n 10 $(PY) -m train spatial --arch $$a --epochs 5 --threads 1 --resume || exit 1; done
 	$(PY) -m train spatial --refresh-cards
 
+# The judge of the GANs' samples first (a few minutes), then SAGAN and the same GAN without
+# attention on three seeds each (trial records in assets/experiments/sagan/).
 train-sagan: $(STAMP) data
-	nice -n 10 $(PY) -m train sagan --steps 1600 --threads 1 --resume
+	test -f assets/fashion_items.safetensors || nice -n 10 $(PY) -m train item-classifier --threads 1
+	for s in 0 1 2; do nice -n 10 $(PY) -m train experiment sagan --arms sagan no_attention --seeds $$s --num-cpus 2 \
+	  -- --steps 2000 --eval-every 400 --eval-samples 1000 || exit 1; done
 
 # Show, Attend and Tell on captioned scenes (no_beta also exists: --variant no_beta).
 # full: lambda 0.1, chosen on the validation split over 0.1 and 0.01 at 8 epochs (train/captioning.py)
 train-captioning: $(STAMP) data
-	nice -n 10 $(PY) -m train experiment captioning --arms full --seeds 0 --num-cpus 1 -- --lam 0.1 --epochs 8 --max-minutes 120
-	nice -n 10 $(PY) -m train captioning --variant no_ds --max-minutes 12 --threads 1 --resume
+	nice -n 10 $(PY) -m train experiment captioning --arms full no_ds --seeds 0 1 2 --num-cpus 2 -- --lam 0.1 --epochs 8 --max-minutes 120
 
 # The induction-head phase change: the 1-layer control, then the 2-layer model the Transformer
 # page loads (assets/induction-2l/), whose card holds both runs' curves. Needs only the English
