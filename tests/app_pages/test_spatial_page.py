@@ -227,3 +227,18 @@ def test_card_table_gives_mean_sd_over_seeds_and_chance_beside_each_score(monkey
     assert views.cbam_statement(summary) == "holds on 1 of 2 seeds"
     assert views.cbam_statement({"acceptance_cbam_ordering": {"statement": "one seed"}}) == "one seed"
     assert views.cbam_statement({}) is None
+
+
+def test_gan_score_rows_give_mean_and_sd_over_seeds_beside_the_real_floor():
+    from ui.spatial_views import gan_score_rows
+
+    sagan = {"seeds": [0, 1, 2], "quality": {"fid": 30.0, "inception_score": 6.0, "largest_class_share": 0.2,
+                                             "empty_classes": 0},
+             "across_seeds": {"quality.fid": {"mean": 31.0, "sd": 2.0, "values": [30.0, 30.0, 33.0]}},
+             "chance": {"fid_real_vs_real": 2.97, "inception_score_real": 7.82}, "steps_run": 2000}
+    plain = {"seed": 0, "quality": {"fid": 40.0}}
+    rows = gan_score_rows({"sagan": sagan, "gan_no_attention": plain})
+    assert [r["model"] for r in rows] == ["SAGAN (self-attention)", "Same GAN, no attention", "real test images (floor)"]
+    assert rows[0]["FID ↓"] == "31.000 ± 2.000 (3 seeds)" and rows[0]["Inception Score ↑"] == "6.000"
+    assert rows[0]["seeds"] == 3 and rows[1]["seeds"] == 1 and rows[1]["Inception Score ↑"] == "—"
+    assert rows[2]["FID ↓"] == "2.970 (half vs half)" and rows[2]["Inception Score ↑"] == "7.820"
