@@ -291,16 +291,16 @@ def show_gan_scores(cards: dict[str, dict]) -> None:
     chance = next((c.get("chance") for c in cards.values() if isinstance(c.get("chance"), dict)), {})
     if chance.get("class_histogram_real"):
         histograms["real test images"] = chance["class_histogram_real"]
-    c1, c2 = st.columns([2, 3])
-    with c1:
-        st.plotly_chart(class_histogram_figure(histograms, CLASSES, "Samples per class, as the judge labels them"),
-                        key="gan_hist", config=NO_BAR)
+    # one under the other: three small plots beside a bar chart are unreadable on a narrow screen
+    st.plotly_chart(class_histogram_figure(histograms, CLASSES, "Samples per class, as the judge labels them"),
+                    key="gan_hist", config=NO_BAR)
     curves = {GANS.get(n, n): c["curve"] for n, c in cards.items() if c.get("curve")}
-    with c2:
-        if curves:
-            st.plotly_chart(gan_curve_figure(curves, chance.get("fid_real_vs_real")), key="gan_curve", config=NO_BAR)
-            st.caption("Over training, on 2,000 samples per point (seed of the weights shown); "
-                       "the run keeps the weights of its lowest FID.")
+    if curves:
+        st.plotly_chart(gan_curve_figure(curves, chance.get("fid_real_vs_real")), key="gan_curve", config=NO_BAR)
+        per_point = {c.get("hyperparameters", {}).get("eval_samples") for c in cards.values() if c.get("curve")}
+        st.caption(f"Over training, on {', '.join(f'{n:,}' for n in sorted(per_point - {None})) or 'some'} samples "
+                   "per point against as many test images (so above the 10,000-sample numbers in the table), for "
+                   "the seed whose weights are shown; each run keeps the weights of its lowest FID.")
 
 
 def show_sagan_tab(n: int = 16) -> None:
@@ -317,12 +317,12 @@ def show_sagan_tab(n: int = 16) -> None:
     samples = sagan_samples(seed, n)
     plain, plain_why = load_sagan_or_reason("gan_no_attention")
     left, right = st.columns(2)
-    left.plotly_chart(samples_figure(samples, columns=8, title=f"{GANS['sagan']}: samples"),
+    left.plotly_chart(samples_figure(samples, columns=4, title=f"{GANS['sagan']}: samples"),
                       key="sagan_grid", config=NO_BAR)
     if plain is None:
         right.info(f"The GAN without attention is not shown: {plain_why}")
     else:
-        right.plotly_chart(samples_figure(sagan_samples(seed, n, "gan_no_attention"), columns=8,
+        right.plotly_chart(samples_figure(sagan_samples(seed, n, "gan_no_attention"), columns=4,
                                           title=f"{GANS['gan_no_attention']}: samples"),
                            key="gan_plain_grid", config=NO_BAR)
     st.session_state.setdefault("g_row", 7)
