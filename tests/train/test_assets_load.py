@@ -36,6 +36,20 @@ def test_sagan_weights_load():
     assert images.shape == (2, 1, 28, 28) and record.grid == (14, 14)
 
 
+def test_gan_cards_hold_three_seeds_a_full_histogram_and_the_real_floor():
+    for name, attention in (("sagan", True), ("gan_no_attention", False)):
+        card = json.loads((ASSETS / f"{name}.json").read_text())
+        hp = card["hyperparameters"]
+        gan = load_weights(SAGAN(z_dim=hp["z_dim"], width=hp["width"], attention=attention),
+                           ASSETS / f"{name}.safetensors")
+        assert len(card["seeds"]) == 3 and len(card["class_histogram"]) == 10
+        assert sum(card["class_histogram"]) == card["quality"]["samples"] == 10000
+        assert card["chance"]["fid_real_vs_real"] < card["quality"]["fid"]
+        with torch.inference_mode():
+            images, records = gan.generator(torch.randn(2, hp["z_dim"]))
+        assert images.shape == (2, 1, 28, 28) and len(records) == int(attention)
+
+
 @pytest.mark.parametrize("variant", ["full", "no_ds"])
 def test_captioning_weights_load(variant):
     model = load_weights(ShowAttendTell(variant, VOCAB, MAX_LEN), ASSETS / f"captioning_{variant}.safetensors")
