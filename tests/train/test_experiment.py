@@ -88,7 +88,7 @@ def test_bad_options_end_in_a_message(argv, message, capsys):
 
 
 def test_summarise_only_says_what_is_missing(tmp_path, capsys):
-    code = ex.main(["spatial", "--arms", "baseline", "--seeds", "0", "--runs", str(tmp_path),
+    code = ex.main(["spatial", "--arms", "baseline", "--seeds", "0", "--runs", str(tmp_path), "--records", str(tmp_path / "records"),
                     "--out", str(tmp_path / "out"), "--summarise-only"])
     assert code == 1
     assert "not summarised: baseline: seeds [0] have not finished" in capsys.readouterr().err
@@ -98,7 +98,7 @@ def test_when_ray_cannot_start_the_experiment_says_why(tmp_path, monkeypatch, ca
     def refuse(*_):
         raise ConnectionError("nothing listens at 10.0.0.1:6379")
     monkeypatch.setattr(ex, "connect", refuse)
-    code = ex.main(["spatial", "--arms", "baseline", "--seeds", "0", "--runs", str(tmp_path),
+    code = ex.main(["spatial", "--arms", "baseline", "--seeds", "0", "--runs", str(tmp_path), "--records", str(tmp_path / "records"),
                     "--address", "10.0.0.1:6379"])
     assert code == 2
     assert ("Ray could not start the cluster at 10.0.0.1:6379: ConnectionError: nothing listens at "
@@ -109,7 +109,7 @@ def test_when_ray_cannot_start_the_experiment_says_why(tmp_path, monkeypatch, ca
 def test_arms_by_seeds_on_ray_then_a_second_run_skips_them(tmp_path, capsys):
     runs, out = tmp_path / "runs", tmp_path / "assets"
     argv = ["experiment", "spatial", "--arms", "baseline", "cbam_channel", "--seeds", "0", "1",
-            "--runs", str(runs), "--out", str(out), "--num-cpus", "2", "--", *TINY_SPATIAL]
+            "--runs", str(runs), "--records", str(tmp_path / "records"), "--out", str(out), "--num-cpus", "2", "--", *TINY_SPATIAL]
     assert train_main(argv) == 0
     for arm in ("baseline", "cbam_channel"):
         card = json.loads((out / f"spatial_{arm}.json").read_text())
@@ -117,6 +117,7 @@ def test_arms_by_seeds_on_ray_then_a_second_run_skips_them(tmp_path, capsys):
         per_seed = [json.loads((ex.trial_dir(runs, arm, s) / f"spatial_{arm}.json").read_text()) for s in (0, 1)]
         for key, stat in card["across_seeds"].items():
             assert stat["values"] == [ex.numbers(c)[key] for c in per_seed], key
+        assert ex.record_path(tmp_path / "records", arm, 1).is_file()        # kept for a later machine
         trial = ex.finished(ex.trial_dir(runs, arm, 1))
         assert trial["returncode"] == 0 and "--seed 1" in trial["command"] and "--resume" in trial["command"]
     # the lab's own comparison: each seed of cbam_channel against the baseline of that seed
@@ -139,7 +140,7 @@ def test_arms_by_seeds_on_ray_then_a_second_run_skips_them(tmp_path, capsys):
 @needs_fashion
 def test_a_failing_trial_is_reported_with_its_log_and_the_others_finish(tmp_path, capsys):
     runs = tmp_path / "runs"
-    code = ex.main(["spatial", "--arms", "baseline", "no_such_arch", "--seeds", "0", "--runs", str(runs),
+    code = ex.main(["spatial", "--arms", "baseline", "no_such_arch", "--seeds", "0", "--runs", str(runs), "--records", str(tmp_path / "records"),
                     "--out", str(tmp_path / "assets"), "--num-cpus", "2", "--", *TINY_SPATIAL])
     assert code == 1
     err = capsys.readouterr().err
