@@ -12,7 +12,8 @@ from train.__main__ import main as train_main
 from train.sagan import train_gan
 from analysis.localisation import affinity_mass, localisation_scores, query_independence
 from analysis.paired_tests import mcnemar
-from train.spatial import compare_arms, evaluate, fit, pack_bits, query_independence_of, unpack_bits
+from train.spatial import (accuracy, compare_arms, evaluate, fit, pack_bits, plateau, query_independence_of,
+                           unpack_bits)
 from models.weights import load_weights
 from train.checkpoint import save_weights
 
@@ -61,6 +62,52 @@ def test_fit_evaluate_save_load_resume(arch, tmp_path):
         checkpoint=ckpt, resume=True, progress=False)
     for k, v in model.state_dict().items():
         torch.testing.assert_close(v, before[k])
+
+
+def test_fit_draws_a_validation_curve_that_survives_resume(tmp_path, monkeypatch):
+    import shutil
+    import train.spatial as spatial
+    images, labels, _ = _toy_scenes(64)
+    val = (images[48:], labels[48:])
+    ckpt, after_two = tmp_path / "ck.pt", tmp_path / "after-epoch-2.pt"
+    real_save = spatial.save_checkpoint
+
+    def save_and_keep_epoch_two(path, stateful, **counters):
+        real_save(path, stateful, **counters)
+        if counters["epoch"] == 2:
+            shutil.copy(path, after_two)
+    monkeypatch.setattr(spatial, "save_checkpoint", save_and_keep_epoch_two)
+    model = SpatialClassifier("baseline", width=4)
+    first = fit(model, images[:48], labels[:48], epochs=3, batch=16, lr=1e-2, seed=0, device="cpu",
+                checkpoint=ckpt, progress=False, val=val)
+    assert [p["step"] for p in first["curve"]] == [3, 6, 9]
+    # As if the run had stopped after epoch 2: resuming trains epoch 3 and keeps points 1 and 2.
+    state = torch.load(after_two, weights_only=True)
+    state["curve"][0]["train_loss"] = 123.0
+    torch.save(state, ckpt)
+    model = SpatialClassifier("baseline", width=4)
+    again = fit(model, images[:48], labels[:48], epochs=3, batch=16, lr=1e-2, seed=0, device="cpu",
+                checkpoint=ckpt, resume=True, progress=False, val=val)
+    assert [p["epoch"] for p in again["curve"]] == [1, 2, 3]
+    assert again["curve"][0]["train_loss"] == 123.0  # read from the checkpoint, not retrained
+    assert again["curve"][2]["train_loss"] == pytest.approx(first["curve"][2]["train_loss"], abs=1e-3)
+    # The last point's validation accuracy is the trained model's accuracy on val, counted by hand.
+    with torch.inference_mode():
+        x = torch.from_numpy(val[0]).float()[:, None] / 255
+        by_hand = float((model.eval()(x)[0].argmax(1).numpy() == val[1]).mean())
+    assert again["curve"][-1]["val_accuracy"] == pytest.approx(by_hand, abs=1e-4)
+    assert accuracy(model, *val, device="cpu", batch=5) == pytest.approx(by_hand)
+    assert again["images_per_s"] > 0
+
+
+def test_plateau_rule():
+    def pts(*v):
+        return [{"val_accuracy": a} for a in v]
+    assert plateau(pts(0.5, 0.7, 0.704))["reached"] is True       # +0.004 over the best before
+    assert plateau(pts(0.5, 0.7, 0.71))["reached"] is False       # +0.01
+    assert plateau(pts(0.8, 0.7, 0.75))["reached"] is True        # below an earlier best
+    assert plateau(pts(0.5, 0.7, 0.704))["last_epoch_gain"] == pytest.approx(0.004)
+    assert plateau(pts(0.5))["reached"] is None
 
 
 @pytest.mark.parametrize("arch", ["nl_dot", "cbam_full"])
