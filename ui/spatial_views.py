@@ -16,8 +16,8 @@ from ui.widgets import keep_query, shared_query
 from corpora.fashion import CLASSES
 from ui.spatial import (ARCH_TITLES, GANS, GRID, NL_MODES, ModelInput, affinity_row, class_name, click_to_state,
                         load_card, load_sagan_card, load_sagan_or_reason, run_all, sagan_row, sagan_samples)
-from viz.spatial import (cell_map_figure, channel_bars, class_histogram_figure, clickable_image, gan_curve_figure,
-                         samples_figure)
+from viz.spatial import (cell_map_figure, channel_bars, class_histogram_figure, classifier_curve_figure,
+                         clickable_image, gan_curve_figure, samples_figure)
 
 NO_BAR = {"displayModeBar": False}
 
@@ -72,6 +72,17 @@ def _best_localisation(card: dict, score: str) -> str | None:
             f"shuffled box {chance['shuffled_box']:.2f})")
 
 
+def against_baseline_text(card: dict) -> str | None:
+    """The arm's accuracy minus the baseline's, paired by seed (train.spatial.compare_arms):
+    mean ± sd of the differences, on how many seeds it is ahead, the paired t-test's p."""
+    cmp = card.get("comparison", {}).get("against_baseline", {}).get("across_seeds")
+    if not cmp:
+        return None
+    p = cmp.get("t_test_p_value")
+    return (f"{cmp['mean_difference']:+.3f} ± {cmp['sd_difference']:.3f}, ahead on {cmp['a_better_on']}/"
+            f"{cmp['seeds']} seeds" + (f", p = {p:.2g}" if p is not None else ""))
+
+
 def card_metrics(arch: str) -> dict:
     """One row of the model-card table: accuracy, pointing game, query independence, time;
     each sign-aware score and query independence with its chance level, each number as
@@ -85,10 +96,13 @@ def card_metrics(arch: str) -> dict:
     random_qi = qi.get("chance", {}).get("random_weights", {}).get(qi_name)
     if qi_text is not None and random_qi is not None:
         qi_text += f" (random weights {random_qi:.3f})"
+    best_pg = max(attention_pg, key=attention_pg.get) if attention_pg else None
     return {
         "model": ARCH_TITLES[arch],
         "test accuracy": across_seeds_text(card, "test_accuracy", card.get("test_accuracy")),
-        "pointing game (best attention map)": max(attention_pg.values()) if attention_pg else None,
+        "accuracy − baseline (same seeds)": against_baseline_text(card),
+        "pointing game (best attention map)": best_pg and across_seeds_text(
+            card, f"pointing_game.accuracy.{best_pg}", attention_pg[best_pg]),
         "pointing game (feature energy, no attention)": next(
             (v for k, v in pg.items() if k.startswith("feature_energy")), None),
         "sign-aware pointing game (best map)": _best_localisation(card, "pointing_game"),
@@ -111,6 +125,15 @@ def show_cards(archs: list[str]) -> None:
                 "pointing game and query independence are defined in each card)")
     table = pd.DataFrame([card_metrics(a) for a in archs]).dropna(axis=1, how="all")
     st.dataframe(table, hide_index=True)
+    curves = {ARCH_TITLES[a]: c["curve"]["points"] for a in archs
+              if isinstance((c := load_card(a) or {}).get("curve"), dict) and c["curve"].get("points")}
+    if curves:
+        with st.expander("Learning curves (from the cards)"):
+            st.plotly_chart(classifier_curve_figure(curves, len(CLASSES)), key="spatial_curves", config=NO_BAR)
+            seeds = sorted({(load_card(a) or {}).get("seed") for a in archs} - {None})
+            st.caption("One point per epoch for the seed whose weights the page shows "
+                       f"(seed {', '.join(map(str, seeds))}); validation scenes are train-split scenes after the "
+                       "training ones. The one-cycle schedule anneals the learning rate to zero by the last epoch.")
 
 
 def maps_for(arch: str, model_input: ModelInput, result: dict, query: tuple[int, int]) -> dict[str, np.ndarray]:
@@ -150,30 +173,63 @@ def show_maps(arch: str, model_input: ModelInput, result: dict, query: tuple[int
 
 
 def query_independence_verdict(qi_rows: list[dict]) -> str | None:
-    """DNL's whitened pairwise term against plain NL (embedded Gaussian, its fair reference)."""
-    nl_scores = {r["model"]: r["query independence"] for r in qi_rows if r["map"] == "nl.affinity"}
-    dnl_scores = [r["query independence"] for r in qi_rows if r["map"] == "dnl.pairwise"]
-    if not (nl_scores and dnl_scores):
+    """DNL's whitened pairwise term against plain NL (embedded Gaussian, its fair reference),
+    read against the seeds' spread and the random-weights level of each."""
+    nl = {r["model"]: r for r in qi_rows if r["map"] == "nl.affinity"}
+    dnl = next((r for r in qi_rows if r["map"] == "dnl.pairwise"), None)
+    if not (nl and dnl):
         return None
     ref_name = ARCH_TITLES["nl_embedded"]
-    ref = nl_scores.get(ref_name, float(np.mean(list(nl_scores.values()))))
-    ref_text = ("plain NL with the same embedded-Gaussian pairwise function" if ref_name in nl_scores
-                else "the mean of the plain NL variants")
-    dnl_score = float(dnl_scores[0])
-    verdict = ("whitening made the maps of different queries less alike, as Yin et al. report "
-               "(the part shared by all queries moves to the unary term)" if dnl_score < ref else
-               "on this data whitening did not make the pairwise maps more query-specific")
-    others = ", ".join(f"{k} {v:.3f}" for k, v in nl_scores.items() if k != ref_name)
+    if ref_name in nl:
+        ref_row, ref_text = nl[ref_name], "plain NL with the same embedded-Gaussian pairwise function"
+    else:
+        ref_row = {"query independence": float(np.mean([r["query independence"] for r in nl.values()])),
+                   "sd over seeds": None, "random weights (chance)": None}
+        ref_text = "the mean of the plain NL variants"
+    dnl_score, ref = float(dnl["query independence"]), float(ref_row["query independence"])
+    spread = max([v for v in (dnl.get("sd over seeds"), ref_row.get("sd over seeds")) if v is not None], default=0.0)
+    if spread and abs(dnl_score - ref) <= spread:
+        verdict = (f"the gap ({dnl_score - ref:+.3f}) is within one seed-to-seed sd ({spread:.3f}): no claim "
+                   "either way on this data")
+    elif dnl_score < ref:
+        verdict = ("whitening made the maps of different queries less alike, as Yin et al. report "
+                   "(the part shared by all queries moves to the unary term)")
+    else:
+        verdict = "on this data whitening did not make the pairwise maps more query-specific"
+    seeds = dnl.get("seeds", 1)
+    chance = [f"{name} {r['random weights (chance)']:.3f}" for name, r in (("DNL", dnl), ("NL", ref_row))
+              if r.get("random weights (chance)") is not None]
+    others = ", ".join(f"{k} {r['query independence']:.3f}" for k, r in nl.items() if k != ref_name)
     return (f"DNL's whitened pairwise term has a query-independence of **{dnl_score:.3f}** against "
-            f"**{ref:.3f}** for {ref_text}, so {verdict}" + (f" (other NL variants: {others})." if others else "."))
+            f"**{ref:.3f}** for {ref_text}" + (f" (means of {seeds} seeds)" if seeds > 1 else "") + f", so {verdict}"
+            + (f"; with random weights: {', '.join(chance)}" if chance else "")
+            + (f" (other NL variants: {others})." if others else "."))
+
+
+def query_independence_rows(archs: list[str]) -> list[dict]:
+    """One row per affinity map: its query independence (mean over the card's seeds), the
+    spread, and the same score for the architecture's random initial weights (the chance)."""
+    rows = []
+    for a in archs:
+        card = load_card(a) or {}
+        qi = card.get("query_independence", {})
+        for name, value in qi.get("score", {}).items():
+            spread = (card.get("across_seeds") or {}).get(f"query_independence.score.{name}") or {}
+            seeds = len(spread.get("values", [])) or 1
+            rows.append({"model": ARCH_TITLES[a], "map": name,
+                         "query independence": float(spread.get("mean", value)),
+                         "sd over seeds": float(spread["sd"]) if seeds > 1 else None, "seeds": seeds,
+                         "random weights (chance)": qi.get("chance", {}).get("random_weights", {}).get(name)})
+    return rows
 
 
 def show_query_independence(archs: list[str]) -> None:
-    qi_rows = [{"model": ARCH_TITLES[a], "map": k, "query independence": v}
-               for a in archs for k, v in ((load_card(a) or {}).get("query_independence", {}).get("score", {})).items()]
+    qi_rows = query_independence_rows(archs)
     if qi_rows:
         st.subheader("Query independence (1 = every query attends to the same places)")
-        st.dataframe(pd.DataFrame(qi_rows), hide_index=True)
+        table = pd.DataFrame(qi_rows).dropna(axis=1, how="all")
+        st.dataframe(table, hide_index=True, column_config={
+            c: st.column_config.NumberColumn(format="%.3f") for c in table.columns if c not in ("model", "map", "seeds")})
         verdict = query_independence_verdict(qi_rows)
         if verdict:
             st.markdown(verdict)
@@ -241,7 +297,8 @@ def show_compare_tab(archs, results, model_input: ModelInput, query: tuple[int, 
             probs = results[arch]["probs"]
             st.metric("Prediction", class_name(int(probs.argmax())), f"{probs.max():.0%} confidence",
                       delta_color="off")
-            st.metric("Test accuracy (card)", f"{(load_card(arch) or {}).get('test_accuracy', float('nan')):.3f}")
+            card = load_card(arch) or {}
+            st.metric("Test accuracy (card)", across_seeds_text(card, "test_accuracy", card.get("test_accuracy")) or "—")
             show_maps(arch, model_input, results[arch], query, f"cmp_{side}", columns=1, size=300)
 
 
@@ -258,6 +315,12 @@ GAN_SCORES = (("FID ↓", "fid"), ("Inception Score ↑", "inception_score"),
               ("largest class share", "largest_class_share"), ("empty classes", "empty_classes"))
 
 
+def real_floor(cards: dict[str, dict]) -> dict:
+    """The real-image levels (FID real vs real, IS and class histogram of the test images)
+    that the GAN cards copy from their judge's card; {} when none holds them."""
+    return next((c["chance"] for c in cards.values() if isinstance(c.get("chance"), dict)), {})
+
+
 def gan_score_rows(cards: dict[str, dict]) -> list[dict]:
     """One row per GAN (mean ± sd over its seeds when the card has several) and one for
     real test images, the floor each score is read against."""
@@ -269,7 +332,7 @@ def gan_score_rows(cards: dict[str, dict]) -> list[dict]:
             row[label] = across_seeds_text(card, f"quality.{key}", quality.get(key)) or "—"
         row["steps"] = card.get("steps_run", "—")
         rows.append(row)
-    chance = next((c.get("chance") for c in cards.values() if isinstance(c.get("chance"), dict)), None)
+    chance = real_floor(cards)
     if chance:
         rows.append({"model": "real test images (floor)", "seeds": "—",
                      "FID ↓": f"{chance.get('fid_real_vs_real', float('nan')):.3f} (half vs half)",
@@ -288,7 +351,7 @@ def show_gan_scores(cards: dict[str, dict]) -> None:
                f"classifier, {judge}. A GAN that covers the data has every class near 10 % and none "
                "above 25 %.")
     histograms = {GANS.get(n, n): c["class_histogram"] for n, c in cards.items() if c.get("class_histogram")}
-    chance = next((c.get("chance") for c in cards.values() if isinstance(c.get("chance"), dict)), {})
+    chance = real_floor(cards)
     if chance.get("class_histogram_real"):
         histograms["real test images"] = chance["class_histogram_real"]
     # one under the other: three small plots beside a bar chart are unreadable on a narrow screen

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from viz.curves import Panel, panel_curves
 from viz.images import _frame, _image_trace, blend, resize_map
 from viz.text import escape
 
@@ -116,21 +117,8 @@ def word_figure(image, alpha, boxes=(), highlight: int | None = None, title: str
 def curve_figure(curves: dict[str, list[dict]]) -> go.Figure:
     """Learning curves by epoch, one colour per model: validation attention correctness
     beside its uniform level (dotted), validation BLEU-4 and the training loss."""
-    from plotly.subplots import make_subplots
-
-    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.08,
-                        subplot_titles=("attention correctness (val)", "BLEU-4 (val)", "training loss"))
-    palette = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
-    for i, (name, curve) in enumerate(curves.items()):
-        colour = palette[i % len(palette)]
-        epochs = [p["epoch"] for p in curve]
-        for col, key in ((1, "val_attention_correctness"), (2, "val_bleu4"), (3, "train_loss")):
-            fig.add_trace(go.Scatter(x=epochs, y=[p[key] for p in curve], mode="lines+markers", name=escape(name),
-                                     line={"color": colour}, legendgroup=name, showlegend=col == 1), row=1, col=col)
-        fig.add_trace(go.Scatter(x=epochs, y=[p["val_uniform"] for p in curve], mode="lines",
-                                 name=escape(f"{name}: uniform map"), line={"color": colour, "dash": "dot"},
-                                 legendgroup=name, showlegend=True), row=1, col=1)
-    fig.update_xaxes(title_text="epoch", dtick=1 if max(len(c) for c in curves.values()) <= 20 else None)
-    fig.update_layout(height=300, margin={"l": 40, "r": 10, "t": 40, "b": 40},
-                      legend={"orientation": "h", "y": -0.25})
-    return fig
+    return panel_curves(curves, (
+        Panel("attention correctness (val)", "val_attention_correctness", reference_key="val_uniform",
+              reference_label="uniform map"),
+        Panel("BLEU-4 (val)", "val_bleu4"),
+        Panel("training loss", "train_loss")), x="epoch")

@@ -13,6 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from viz.clicks import clickable_cells
+from viz.curves import PALETTE, Panel, panel_curves
 from viz.text import escape
 
 # Transparent at low weight, opaque and warm at high weight: the image stays visible
@@ -163,9 +164,6 @@ def samples_figure(images, columns: int = 8, title: str = "") -> go.Figure:
     return fig
 
 
-GAN_PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
-
-
 def class_histogram_figure(histograms: dict[str, list[int]], classes, title: str = "") -> go.Figure:
     """Share of samples per class, one bar group per source (GANs and real images), with
     the 25 % line the lab takes as the limit of a covered data set and the 10 % of an even
@@ -177,12 +175,12 @@ def class_histogram_figure(histograms: dict[str, list[int]], classes, title: str
         if counts.shape != (len(classes),):
             raise ValueError(f"{name}: {counts.size} counts for {len(classes)} classes")
         share = counts / max(counts.sum(), 1.0)
-        fig.add_trace(go.Bar(x=names, y=share, name=escape(name), marker_color=GAN_PALETTE[i % len(GAN_PALETTE)],
+        fig.add_trace(go.Bar(x=names, y=share, name=escape(name), marker_color=PALETTE[i % len(PALETTE)],
                              hovertemplate="%{x}: %{y:.1%}<extra>" + escape(name) + "</extra>"))
-    fig.add_hline(y=0.25, line={"dash": "dash", "color": "#888"}, annotation_text="25 %",
-                  annotation_position="top right")
-    fig.add_hline(y=0.10, line={"dash": "dot", "color": "#888"}, annotation_text="even 10 %",
-                  annotation_position="bottom right")
+    # The two levels as legend entries, not annotations: a label inside the plot sat on the bars.
+    for level, label, dash in ((0.25, "limit 25 %", "dash"), (0.10, "even spread 10 %", "dot")):
+        fig.add_trace(go.Scatter(x=[names[0], names[-1]], y=[level, level], mode="lines", name=label,
+                                 line={"dash": dash, "color": "#888"}, hoverinfo="skip"))
     fig.update_layout(barmode="group", title=escape(title), height=320, yaxis={"tickformat": ".0%", "title": "share"},
                       margin={"l": 50, "r": 10, "t": 40, "b": 40}, legend={"orientation": "h", "y": -0.3})
     return fig
@@ -190,22 +188,18 @@ def class_histogram_figure(histograms: dict[str, list[int]], classes, title: str
 
 def gan_curve_figure(curves: dict[str, list[dict]], fid_floor: float | None = None) -> go.Figure:
     """Sample quality over training steps, one colour per GAN: FID (lower is better; the
-    real-vs-real floor dotted), Inception Score and the largest class's share."""
-    from plotly.subplots import make_subplots
+    real-vs-real floor dashed), Inception Score and the largest class's share (25 % dashed)."""
+    return panel_curves(curves, (
+        Panel("FID (judge features)", "fid", hline=fid_floor, hline_label="real vs real"),
+        Panel("Inception Score (judge)", "inception_score"),
+        Panel("largest class share", "largest_class_share", hline=0.25, hline_label="25 %", percent=True)), x="step")
 
-    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.08,
-                        subplot_titles=("FID (judge features)", "Inception Score (judge)", "largest class share"))
-    for i, (name, curve) in enumerate(curves.items()):
-        colour = GAN_PALETTE[i % len(GAN_PALETTE)]
-        steps = [p["step"] for p in curve]
-        for col, key in ((1, "fid"), (2, "inception_score"), (3, "largest_class_share")):
-            fig.add_trace(go.Scatter(x=steps, y=[p[key] for p in curve], mode="lines+markers", name=escape(name),
-                                     line={"color": colour}, legendgroup=name, showlegend=col == 1), row=1, col=col)
-    if fid_floor is not None:
-        fig.add_hline(y=fid_floor, line={"dash": "dot", "color": "#888"}, row=1, col=1,
-                      annotation_text="real vs real", annotation_position="top right")
-    fig.add_hline(y=0.25, line={"dash": "dash", "color": "#888"}, row=1, col=3)
-    fig.update_yaxes(tickformat=".0%", row=1, col=3)
-    fig.update_xaxes(title_text="step")
-    fig.update_layout(height=300, margin={"l": 40, "r": 10, "t": 40, "b": 40}, legend={"orientation": "h", "y": -0.3})
-    return fig
+
+def classifier_curve_figure(curves: dict[str, list[dict]], classes: int = 10) -> go.Figure:
+    """Image-lab training by epoch, one colour per classifier: validation accuracy (chance
+    1/classes dashed), training accuracy and training loss."""
+    return panel_curves(curves, (
+        Panel("validation accuracy", "val_accuracy", hline=1 / classes, hline_label=f"chance {1 / classes:.0%}",
+              percent=True),
+        Panel("training accuracy", "train_accuracy", percent=True),
+        Panel("training loss", "train_loss")), x="epoch")

@@ -242,3 +242,43 @@ def test_gan_score_rows_give_mean_and_sd_over_seeds_beside_the_real_floor():
     assert rows[0]["FID ↓"] == "31.000 ± 2.000 (3 seeds)" and rows[0]["Inception Score ↑"] == "6.000"
     assert rows[0]["seeds"] == 3 and rows[1]["seeds"] == 1 and rows[1]["Inception Score ↑"] == "—"
     assert rows[2]["FID ↓"] == "2.970 (half vs half)" and rows[2]["Inception Score ↑"] == "7.820"
+
+
+def test_query_independence_rows_and_verdict_read_the_seeds_spread_and_random_weights(monkeypatch):
+    import ui.spatial_views as views
+
+    def card(arch, name, mean, sd, values, random):
+        return {"arch": arch, "query_independence": {"score": {name: values[0]},
+                                                     "chance": {"random_weights": {name: random}}},
+                "across_seeds": {f"query_independence.score.{name}": {"mean": mean, "sd": sd, "values": values}}}
+
+    cards = {"nl_embedded": card("nl_embedded", "nl.affinity", 0.77, 0.02, [0.75, 0.79], 0.95),
+             "dnl": card("dnl", "dnl.pairwise", 0.64, 0.03, [0.61, 0.67], 0.90)}
+    monkeypatch.setattr(views, "load_card", cards.get)
+    rows = views.query_independence_rows(["nl_embedded", "dnl"])
+    assert rows[1] == {"model": views.ARCH_TITLES["dnl"], "map": "dnl.pairwise", "query independence": 0.64,
+                       "sd over seeds": 0.03, "seeds": 2, "random weights (chance)": 0.90}
+    text = views.query_independence_verdict(rows)
+    assert "**0.640** against **0.770**" in text and "(means of 2 seeds)" in text
+    assert "less alike" in text and "DNL 0.900, NL 0.950" in text
+    # a gap inside the seeds' spread makes no claim
+    cards["dnl"] = card("dnl", "dnl.pairwise", 0.75, 0.04, [0.71, 0.79], 0.90)
+    text = views.query_independence_verdict(views.query_independence_rows(["nl_embedded", "dnl"]))
+    assert "within one seed-to-seed sd (0.040)" in text and "less alike" not in text
+    # one seed: no spread, the plain value and no seed count
+    monkeypatch.setattr(views, "load_card", lambda a: {"query_independence": {"score": {"dnl.pairwise": 0.5}}})
+    (row,) = views.query_independence_rows(["dnl"])
+    assert row["query independence"] == 0.5 and row["sd over seeds"] is None and row["seeds"] == 1
+
+
+def test_against_baseline_text_and_the_real_floor():
+    import ui.spatial_views as views
+
+    card = {"comparison": {"against_baseline": {"across_seeds": {
+        "mean_difference": -0.0123, "sd_difference": 0.01, "a_better_on": 1, "seeds": 5, "t_test_p_value": 0.049}}}}
+    assert views.against_baseline_text(card) == "-0.012 ± 0.010, ahead on 1/5 seeds, p = 0.049"
+    card["comparison"]["against_baseline"]["across_seeds"]["t_test_p_value"] = None
+    assert views.against_baseline_text(card).endswith("ahead on 1/5 seeds")
+    assert views.against_baseline_text({}) is None
+    assert views.real_floor({"a": {}, "b": {"chance": {"fid_real_vs_real": 3.0}}}) == {"fid_real_vs_real": 3.0}
+    assert views.real_floor({"a": {"chance": "n/a"}}) == {}

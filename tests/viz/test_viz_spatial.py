@@ -48,12 +48,29 @@ def test_class_histogram_figure_draws_shares_per_source_with_the_limits():
 
     classes = [f"c{i}" for i in range(10)]
     fig = class_histogram_figure({"GAN <b>": [10, 0, 0, 0, 0, 0, 0, 0, 0, 30], "real": [1] * 10}, classes, "t")
-    assert [t.name for t in fig.data] == ["GAN &lt;b&gt;", "real"]
+    assert [t.name for t in fig.data] == ["GAN &lt;b&gt;", "real", "limit 25 %", "even spread 10 %"]
     np.testing.assert_allclose(fig.data[0].y, [0.25] + [0.0] * 8 + [0.75])
     np.testing.assert_allclose(fig.data[1].y, [0.1] * 10)
-    assert sorted(s.y0 for s in fig.layout.shapes) == [0.1, 0.25]
+    assert list(fig.data[2].y) == [0.25, 0.25] and list(fig.data[3].y) == [0.1, 0.1]
+    assert list(fig.data[2].x) == ["c0", "c9"]  # across every class
     with pytest.raises(ValueError, match="3 counts for 10 classes"):
         class_histogram_figure({"x": [1, 2, 3]}, classes)
+
+
+def test_classifier_curve_figure_draws_every_arch_beside_chance():
+    from viz.spatial import classifier_curve_figure
+
+    def curve(v):
+        return [{"epoch": e, "step": 10 * e, "train_loss": 2.0 / e, "train_accuracy": v * e, "val_accuracy": v * e / 2}
+                for e in (1, 2)]
+
+    fig = classifier_curve_figure({"a": curve(0.2), "b <i>": curve(0.4)})
+    assert [t.name for t in fig.data] == ["a"] * 3 + ["b &lt;i&gt;"] * 3
+    assert list(fig.data[3].y) == pytest.approx([0.2, 0.4]) and fig.data[3].xaxis == "x"
+    assert list(fig.data[4].y) == pytest.approx([0.4, 0.8]) and fig.data[4].xaxis == "x2"
+    assert list(fig.data[5].y) == pytest.approx([2.0, 1.0]) and fig.data[5].xaxis == "x3"
+    assert [s.y0 for s in fig.layout.shapes] == [0.1]  # chance of ten classes, on the validation panel
+    assert fig.layout.shapes[0].yref.startswith("y") and fig.layout.yaxis.tickformat == ".0%"
 
 
 def test_gan_curve_figure_has_one_line_per_gan_and_score_and_the_floor():
