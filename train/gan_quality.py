@@ -86,26 +86,39 @@ def class_histogram(labels: np.ndarray) -> list[int]:
 
 
 @torch.inference_mode()
-def fid_and_is(judge: ItemClassifier, real: torch.Tensor, fake: torch.Tensor, seed: int = 0,
-               batch: int = 1000, splits: int = 10) -> dict:
-    """FID of ``fake`` against ``real`` and IS of ``fake``, both (N, 1, 28, 28) in [-1, 1]."""
+def frechet_distance(judge: ItemClassifier, real: torch.Tensor, fake: torch.Tensor, batch: int = 1000) -> float:
+    """torchmetrics' FID of ``fake`` against ``real`` (N, 1, 28, 28) in [-1, 1] on the judge's features."""
     from torchmetrics.image.fid import FrechetInceptionDistance
-    from torchmetrics.image.inception import InceptionScore
 
-    judge = judge.eval()
-    fid = FrechetInceptionDistance(feature=_Features(judge), normalize=True, input_img_size=(1, 28, 28))
-    with warnings.catch_warnings():  # its note that it keeps every feature: 10,000 x 10 numbers here
-        warnings.simplefilter("ignore", UserWarning)
-        score = InceptionScore(feature=_Logits(judge), normalize=False, splits=splits)
+    fid = FrechetInceptionDistance(feature=_Features(judge.eval()), normalize=True, input_img_size=(1, 28, 28))
     for i in range(0, max(len(real), len(fake)), batch):  # a custom extractor gets the images unchanged
         if i < len(real):
             fid.update(real[i:i + batch], real=True)
         if i < len(fake):
             fid.update(fake[i:i + batch], real=False)
-            score.update(fake[i:i + batch])
+    return float(fid.compute())
+
+
+def inception_score(judge: ItemClassifier, images: torch.Tensor, seed: int = 0, batch: int = 1000,
+                    splits: int = 10) -> tuple[float, float]:
+    """torchmetrics' Inception Score (mean, sd over ``splits``) of ``images`` on the judge's logits."""
+    from torchmetrics.image.inception import InceptionScore
+
+    with warnings.catch_warnings():  # its note that it keeps every feature: 10,000 x 10 numbers here
+        warnings.simplefilter("ignore", UserWarning)
+        score = InceptionScore(feature=_Logits(judge.eval()), normalize=False, splits=splits)
+    for i in range(0, len(images), batch):
+        score.update(images[i:i + batch])
     torch.manual_seed(seed)       # IS shuffles the samples into its splits with torch's RNG
-    is_mean, is_sd = score.compute()
-    return {"fid": float(fid.compute()), "inception_score": float(is_mean), "inception_score_sd": float(is_sd)}
+    mean, sd = score.compute()
+    return float(mean), float(sd)
+
+
+def fid_and_is(judge: ItemClassifier, real: torch.Tensor, fake: torch.Tensor, seed: int = 0,
+               batch: int = 1000, splits: int = 10) -> dict:
+    """FID of ``fake`` against ``real`` and IS of ``fake``, both (N, 1, 28, 28) in [-1, 1]."""
+    is_mean, is_sd = inception_score(judge, fake, seed, batch, splits)
+    return {"fid": frechet_distance(judge, real, fake, batch), "inception_score": is_mean, "inception_score_sd": is_sd}
 
 
 @torch.inference_mode()
@@ -132,10 +145,8 @@ def real_floor(judge: ItemClassifier, real: torch.Tensor, seed: int = 0) -> dict
     order = torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))
     half = len(real) // 2
     a, b = real[order[:half]], real[order[half:2 * half]]
-    both = fid_and_is(judge, a, b, seed)
-    full = fid_and_is(judge, real, real, seed)
-    return {"fid_real_vs_real": both["fid"], "fid_halves": [half, half],
-            "inception_score_real": full["inception_score"],
+    return {"fid_real_vs_real": frechet_distance(judge, a, b), "fid_halves": [half, half],
+            "inception_score_real": inception_score(judge, real, seed)[0],
             "class_histogram_real": class_histogram(_in_batches(judge, real).argmax(1).numpy())}
 
 
