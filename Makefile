@@ -10,7 +10,6 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 
-SPATIAL_ARCHS := baseline nl_gaussian nl_embedded nl_dot nl_concat dnl cbam_channel cbam_full
 
 .PHONY: run test venv chromium data corpus bench bench-deps train-spatial train-sagan train-captioning translation induction mutate clean
 
@@ -61,10 +60,14 @@ translation: corpus
 	  $(PY) -m train translation --arch $$a --resume || exit 1; done
 	$(PY) -m train translation-compare
 
-# Retrain the image-lab models in assets/ (weights + model cards); --resume continues from checkpoints/.
+# The image lab's eight classifiers on five seeds, one seed of all eight at a time (longest
+# first, so the two cores stay busy); finished trials are kept in assets/experiments/spatial/,
+# so a stopped run resumes there and a later sitting only trains the missing seeds.
+SPATIAL_BY_COST := dnl nl_concat nl_gaussian nl_embedded nl_dot cbam_full cbam_channel baseline
 train-spatial: $(STAMP) data
-	for a in $(SPATIAL_ARCHS); do nice -n 10 $(PY) -m train spatial --arch $$a --epochs 5 --threads 1 --resume || exit 1; done
-	$(PY) -m train spatial --refresh-cards
+	for s in 0 1 2 3 4; do nice -n 10 $(PY) -m train experiment spatial --arms $(SPATIAL_BY_COST) --seeds $$s \
+	  --num-cpus 2 -- --epochs 5 || exit 1; done
+	$(PY) -m train experiment spatial --arms $(SPATIAL_BY_COST) --seeds 0 1 2 3 4 --summarise-only -- --epochs 5
 
 # The judge of the GANs' samples first (a few minutes), then SAGAN and the same GAN without
 # attention on three seeds each (trial records in assets/experiments/sagan/).
