@@ -108,6 +108,8 @@ def card_metrics(arch: str) -> dict:
         "sign-aware pointing game (best map)": _best_localisation(card, "pointing_game"),
         "energy in box (best map)": _best_localisation(card, "energy_in_box"),
         "query independence": qi_text,
+        "last epoch's validation gain (plateau below 0.005)": across_seeds_text(
+            card, "plateau.last_epoch_gain", card.get("plateau", {}).get("last_epoch_gain")),
         "training time (s)": card.get("training_time_s"),
     }
 

@@ -210,7 +210,8 @@ def test_card_table_gives_mean_sd_over_seeds_and_chance_beside_each_score(monkey
                                                                  "energy_in_box": {"map": 0.9, "chance": chance}},
                     "nl.affinity (mass over queries)": {"pointing_game": {"map": pg, "chance": chance},
                                                         "energy_in_box": {"map": pg / 2, "chance": chance}}}},
-                "query_independence": {"score": {"nl.affinity": qi}, "chance": {"random_weights": {"nl.affinity": 0.97}}}}
+                "query_independence": {"score": {"nl.affinity": qi}, "chance": {"random_weights": {"nl.affinity": 0.97}}},
+                "plateau": {"reached": acc > 0.72, "last_epoch_gain": 0.02 if acc > 0.72 else 0.0}}
 
     seeds = [seed_card(0.70, 0.90, 0.70), seed_card(0.74, 0.96, 0.80)]
     summary = {**seeds[0], "seeds": [0, 1], "across_seeds": across_seeds(seeds),
@@ -222,6 +223,7 @@ def test_card_table_gives_mean_sd_over_seeds_and_chance_beside_each_score(monkey
         "0.930 ± 0.042 (2 seeds) (chance: uniform 0.08, centre 0.31, shuffled box 0.12)")
     assert row["energy in box (best map)"].startswith("0.465 ± 0.021 (2 seeds)")
     assert row["query independence"] == "0.750 ± 0.071 (2 seeds) (random weights 0.970)"
+    assert row["last epoch's validation gain (plateau below 0.005)"] == "0.010 ± 0.014 (2 seeds)"
     one = views.card_metrics("dnl")                                      # a one-seed card: plain values
     assert one["test accuracy"] == "0.700" and one["query independence"] == "0.700 (random weights 0.970)"
     assert views.cbam_statement(summary) == "holds on 1 of 2 seeds"
