@@ -78,6 +78,8 @@ def against_baseline_text(card: dict) -> str | None:
     cmp = card.get("comparison", {}).get("against_baseline", {}).get("across_seeds")
     if not cmp:
         return None
+    if cmp["seeds"] == 1:
+        return f"{cmp['mean_difference']:+.3f} (1 seed)"
     p = cmp.get("t_test_p_value")
     return (f"{cmp['mean_difference']:+.3f} ± {cmp['sd_difference']:.3f}, ahead on {cmp['a_better_on']}/"
             f"{cmp['seeds']} seeds" + (f", p = {p:.2g}" if p is not None else ""))
@@ -126,7 +128,7 @@ def show_cards(archs: list[str]) -> None:
     st.markdown("**Model cards** (assets/spatial_*.json, written by the training command; "
                 "pointing game and query independence are defined in each card)")
     table = pd.DataFrame([card_metrics(a) for a in archs]).dropna(axis=1, how="all")
-    st.dataframe(table, hide_index=True)
+    st.dataframe(table.astype(object).where(table.notna(), "—"), hide_index=True)
     curves = {ARCH_TITLES[a]: c["curve"]["points"] for a in archs
               if isinstance((c := load_card(a) or {}).get("curve"), dict) and c["curve"].get("points")}
     if curves:
@@ -186,10 +188,10 @@ def query_independence_verdict(qi_rows: list[dict]) -> str | None:
         ref_row, ref_text = nl[ref_name], "plain NL with the same embedded-Gaussian pairwise function"
     else:
         ref_row = {"query independence": float(np.mean([r["query independence"] for r in nl.values()])),
-                   "sd over seeds": None, "random weights (chance)": None}
+                   "sd": None, "random weights": None}
         ref_text = "the mean of the plain NL variants"
     dnl_score, ref = float(dnl["query independence"]), float(ref_row["query independence"])
-    spread = max([v for v in (dnl.get("sd over seeds"), ref_row.get("sd over seeds")) if v is not None], default=0.0)
+    spread = max([v for v in (dnl.get("sd"), ref_row.get("sd")) if v is not None], default=0.0)
     if spread and abs(dnl_score - ref) <= spread:
         verdict = (f"the gap ({dnl_score - ref:+.3f}) is within one seed-to-seed sd ({spread:.3f}): no claim "
                    "either way on this data")
@@ -199,8 +201,8 @@ def query_independence_verdict(qi_rows: list[dict]) -> str | None:
     else:
         verdict = "on this data whitening did not make the pairwise maps more query-specific"
     seeds = dnl.get("seeds", 1)
-    chance = [f"{name} {r['random weights (chance)']:.3f}" for name, r in (("DNL", dnl), ("NL", ref_row))
-              if r.get("random weights (chance)") is not None]
+    chance = [f"{name} {r['random weights']:.3f}" for name, r in (("DNL", dnl), ("NL", ref_row))
+              if r.get("random weights") is not None]
     others = ", ".join(f"{k} {r['query independence']:.3f}" for k, r in nl.items() if k != ref_name)
     return (f"DNL's whitened pairwise term has a query-independence of **{dnl_score:.3f}** against "
             f"**{ref:.3f}** for {ref_text}" + (f" (means of {seeds} seeds)" if seeds > 1 else "") + f", so {verdict}"
@@ -210,7 +212,8 @@ def query_independence_verdict(qi_rows: list[dict]) -> str | None:
 
 def query_independence_rows(archs: list[str]) -> list[dict]:
     """One row per affinity map: its query independence (mean over the card's seeds), the
-    spread, and the same score for the architecture's random initial weights (the chance)."""
+    same score for the architecture's random initial weights (the chance level), and the
+    seeds' sd."""
     rows = []
     for a in archs:
         card = load_card(a) or {}
@@ -220,8 +223,8 @@ def query_independence_rows(archs: list[str]) -> list[dict]:
             seeds = len(spread.get("values", [])) or 1
             rows.append({"model": ARCH_TITLES[a], "map": name,
                          "query independence": float(spread.get("mean", value)),
-                         "sd over seeds": float(spread["sd"]) if seeds > 1 else None, "seeds": seeds,
-                         "random weights (chance)": qi.get("chance", {}).get("random_weights", {}).get(name)})
+                         "random weights": qi.get("chance", {}).get("random_weights", {}).get(name),
+                         "sd": float(spread["sd"]) if seeds > 1 else None, "seeds": seeds})
     return rows
 
 

@@ -259,7 +259,7 @@ def test_query_independence_rows_and_verdict_read_the_seeds_spread_and_random_we
     monkeypatch.setattr(views, "load_card", cards.get)
     rows = views.query_independence_rows(["nl_embedded", "dnl"])
     assert rows[1] == {"model": views.ARCH_TITLES["dnl"], "map": "dnl.pairwise", "query independence": 0.64,
-                       "sd over seeds": 0.03, "seeds": 2, "random weights (chance)": 0.90}
+                       "random weights": 0.90, "sd": 0.03, "seeds": 2}
     text = views.query_independence_verdict(rows)
     assert "**0.640** against **0.770**" in text and "(means of 2 seeds)" in text
     assert "less alike" in text and "DNL 0.900, NL 0.950" in text
@@ -270,7 +270,7 @@ def test_query_independence_rows_and_verdict_read_the_seeds_spread_and_random_we
     # one seed: no spread, the plain value and no seed count
     monkeypatch.setattr(views, "load_card", lambda a: {"query_independence": {"score": {"dnl.pairwise": 0.5}}})
     (row,) = views.query_independence_rows(["dnl"])
-    assert row["query independence"] == 0.5 and row["sd over seeds"] is None and row["seeds"] == 1
+    assert row["query independence"] == 0.5 and row["sd"] is None and row["seeds"] == 1
 
 
 def test_against_baseline_text_and_the_real_floor():
@@ -282,5 +282,7 @@ def test_against_baseline_text_and_the_real_floor():
     card["comparison"]["against_baseline"]["across_seeds"]["t_test_p_value"] = None
     assert views.against_baseline_text(card).endswith("ahead on 1/5 seeds")
     assert views.against_baseline_text({}) is None
+    card["comparison"]["against_baseline"]["across_seeds"].update(seeds=1, sd_difference=0.0, a_better_on=0)
+    assert views.against_baseline_text(card) == "-0.012 (1 seed)"  # no spread to show on one seed
     assert views.real_floor({"a": {}, "b": {"chance": {"fid_real_vs_real": 3.0}}}) == {"fid_real_vs_real": 3.0}
     assert views.real_floor({"a": {"chance": "n/a"}}) == {}
