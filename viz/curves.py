@@ -59,6 +59,24 @@ def panel_curves(curves: dict[str, list[dict]], panels: tuple[Panel, ...], x: st
             fig.update_yaxes(tickformat=".0%", row=1, col=col)
     longest = max((len(c) for c in curves.values()), default=0)
     fig.update_xaxes(title_text=x, dtick=1 if x == "epoch" and longest <= 20 else None)
-    fig.update_layout(height=height, margin={"l": 40, "r": 10, "t": 40, "b": 40},
-                      legend={"orientation": "h", "y": -0.3})
+    # The legend sits in the bottom margin, sized for its rows at a narrow (640 px) plot width:
+    # placed relative to the plot area it ran over the x-axis titles.
+    rows = legend_rows([t.name for t in fig.data if t.showlegend is not False])
+    fig.update_layout(height=height + LEGEND_ROW_PX * rows,
+                      margin={"l": 40, "r": 10, "t": 40, "b": 50 + LEGEND_ROW_PX * rows},
+                      legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom"})
     return fig
+
+
+LEGEND_ROW_PX = 22
+
+
+def legend_rows(names: list[str], width_px: int = 640, char_px: float = 6.5, entry_px: int = 45) -> int:
+    """How many rows a horizontal legend of these entries takes at ``width_px`` (an estimate)."""
+    rows, used = (1 if names else 0), 0.0
+    for name in names:
+        w = entry_px + char_px * len(name)
+        if used and used + w > width_px:
+            rows, used = rows + 1, 0.0
+        used += w
+    return rows

@@ -47,3 +47,16 @@ def test_points_without_a_key_are_skipped_and_steps_get_free_ticks():
     long = panel_curves({"m": _curve(1.0, n=25)}, (Panel("loss", "loss"),))
     assert long.layout.xaxis.dtick is None  # 25 epochs: plotly picks the ticks
     assert panel_curves({}, (Panel("loss", "loss"),)).data == ()
+
+
+def test_the_legend_gets_room_below_the_axes_for_its_rows():
+    from viz.curves import LEGEND_ROW_PX, legend_rows
+
+    assert legend_rows([]) == 0 and legend_rows(["a"]) == 1
+    assert legend_rows(["x" * 40] * 3) == 2            # 305 px each: two fit in 640 px
+    assert legend_rows(["x" * 200]) == 1               # one long entry still takes one row
+    few = panel_curves({"m": _curve(1.0)}, (Panel("loss", "loss"),))
+    many = panel_curves({f"model number {i}": _curve(1.0) for i in range(8)}, (Panel("loss", "loss"),))
+    assert many.layout.legend.yref == "container" and many.layout.legend.y == 0
+    extra = many.layout.height - few.layout.height
+    assert extra == many.layout.margin.b - few.layout.margin.b > 0 and extra % LEGEND_ROW_PX == 0
