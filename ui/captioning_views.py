@@ -96,17 +96,18 @@ def show_curves(variants: list[str]) -> None:
         st.caption("These cards hold no learning curve: they were written before the trainer recorded one.")
 
 
-def _show_caption_of(variant: str, inp: CaptionInput, beam: int, full_result: dict) -> None:
+def _caption_of(variant: str, inp: CaptionInput, beam: int, full_result: dict) -> dict | None:
+    """The variant's caption, written under its title (None when it is left out or empty)."""
     st.markdown(f"**{html.escape(VARIANT_TITLES[variant])}**")
     res, reason = (full_result, None) if variant == "full" else caption_or_reason(variant, inp, beam)
     if res is None:
         st.warning(f"{VARIANT_TITLES[variant]} is left out: {reason}")
-    elif not res["words"]:
+        return None
+    if not res["words"]:
         st.info("Empty caption.")
-    else:
-        st.markdown(html.escape(" ".join(res["words"])))
-        st.plotly_chart(strip_figure(inp.image, res["alphas"], res["words"], tile=72, sigma=3.0),
-                        key=f"cap_cmp_{variant}", config=NO_BAR)
+        return None
+    st.markdown(html.escape(" ".join(res["words"])))
+    return res
 
 
 def show_variants(variants: list[str], inp: CaptionInput, beam: int, result: dict) -> None:
@@ -120,9 +121,17 @@ def show_variants(variants: list[str], inp: CaptionInput, beam: int, result: dic
     else:
         other = st.selectbox("Variant", others, format_func=VARIANT_TITLES.get, key="cap_variant")
     shown = ["full"] + ([other] if other else [])
+    captions = {}
     for column, variant in zip(st.columns(len(shown)), shown):
         with column:
-            _show_caption_of(variant, inp, beam, result)
+            captions[variant] = _caption_of(variant, inp, beam, result)
+    # the word strips one under the other, each the page's width: in half a page at 1000 px
+    # nine tiles were 29 px wide and their words ran into each other
+    for variant, res in captions.items():
+        if res is not None:
+            st.plotly_chart(strip_figure(inp.image, res["alphas"], res["words"], tile=72, sigma=3.0,
+                                         title=VARIANT_TITLES[variant]),
+                            key=f"cap_cmp_{variant}", config=NO_BAR)
     st.markdown("**Model cards** (assets/captioning_*.json, numbers written by the training command)")
     st.dataframe(pd.DataFrame([card_row(v) for v in shown]), hide_index=True)
     show_curves(shown)
