@@ -29,6 +29,7 @@ from models.classifiers import ARCHS, SpatialClassifier
 from corpora.fashion import CANVAS, CLASSES, DATA_DIR, build_split
 from analysis.localisation import affinity_mass, localisation_scores, pointing_hits, query_independence
 from analysis.paired_tests import across_seeds, mcnemar
+from models.cards import across_seeds_text
 from models.weights import read_card
 from train.cards import run_facts, write_card
 from train.checkpoint import restore_checkpoint, save_checkpoint, save_weights
@@ -40,6 +41,8 @@ def parse_args(argv):
     p = argparse.ArgumentParser(prog="python -m train spatial", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--arch", choices=ARCHS, help="which classifier to train (required unless --refresh-cards)")
+    p.add_argument("--report", action="store_true",
+                   help="print the cards' numbers (mean ± sd over their seeds, beside each chance level) as a table")
     p.add_argument("--refresh-cards", action="store_true",
                    help="only re-derive descriptive card fields and the CBAM check from existing cards")
     p.add_argument("--epochs", type=int, default=5)
@@ -295,6 +298,50 @@ def describe(card: dict) -> dict:
     }
 
 
+def report(out_dir: Path) -> str:
+    """The image lab's cards as a markdown table: test accuracy, the paired difference to the
+    baseline, the best map's sign-aware pointing game and energy in box beside their chance
+    levels, query independence beside random weights, and how many seeds met the plateau rule."""
+    def spread(card, path, value):
+        return across_seeds_text(card, path, value) or "—"
+
+    rows = ["| arch | seeds | test accuracy | minus baseline (paired t p) | sign-aware pointing game (uniform, "
+            "centre, shuffled) | energy in box (uniform) | query independence (random weights) | "
+            "plateau (last-epoch gain < 0.005) |", "|" + "---|" * 8]
+    lines = []
+    for arch in ARCHS:
+        card = read_card(out_dir / f"spatial_{arch}.json")
+        if not card:
+            continue
+        seeds = card.get("seeds") or [card.get("seed")]
+        cmp = card.get("comparison", {}).get("against_baseline", {}).get("across_seeds")
+        diff = (f"{cmp['mean_difference']:+.4f} ± {cmp['sd_difference']:.4f} (p {cmp['t_test_p_value']:.2g})"
+                if cmp and cmp.get("t_test_p_value") is not None else "—")
+        scores = {k: v for k, v in card.get("localisation", {}).get("scores", {}).items()
+                  if not k.startswith("feature_energy")}
+        pg = en = qi_text = "—"
+        if scores:
+            name, best = max(scores.items(), key=lambda kv: kv[1]["pointing_game"]["map"])
+            c = best["pointing_game"]["chance"]
+            pg = (f"{spread(card, f'localisation.scores.{name}.pointing_game.map', best['pointing_game']['map'])} "
+                  f"({c['uniform']:.2f}, {c['centre_prior']:.2f}, {c['shuffled_box']:.2f}) [{name}]")
+            en = (f"{spread(card, f'localisation.scores.{name}.energy_in_box.map', best['energy_in_box']['map'])} "
+                  f"({best['energy_in_box']['chance']['uniform']:.2f})")
+        qi = card.get("query_independence", {})
+        for name, value in qi.get("score", {}).items():
+            qi_text = (f"{spread(card, f'query_independence.score.{name}', value)} "
+                       f"({qi.get('chance', {}).get('random_weights', {}).get(name, float('nan')):.3f})")
+        gains = (card.get("across_seeds") or {}).get("plateau.last_epoch_gain", {}).get("values")
+        gains = gains or [card.get("plateau", {}).get("last_epoch_gain")]
+        met = sum(g is not None and g < PLATEAU_GAIN for g in gains)
+        rows.append(f"| {arch} | {len(seeds)} | {spread(card, 'test_accuracy', card.get('test_accuracy'))} | {diff} | "
+                    f"{pg} | {en} | {qi_text} | {met} of {len(gains)} seeds |")
+        statement = card.get("comparison", {}).get("cbam_ordering", {}).get("statement")
+        if statement and statement not in lines:
+            lines.append(statement)
+    return "\n".join(rows + [""] + lines)
+
+
 def refresh_cards(out_dir: Path) -> None:
     """Re-derive the descriptive fields and the CBAM check of existing cards (no retraining)."""
     for path in sorted(out_dir.glob("spatial_*.json")):
@@ -380,6 +427,9 @@ def compare_arms(cards_by_arm: dict[str, dict[int, dict]]) -> dict[str, dict]:
 
 def main(argv) -> int:
     args = parse_args(argv)
+    if args.report:
+        print(report(args.out))
+        return 0
     if args.refresh_cards:
         refresh_cards(args.out)
         return 0

@@ -200,3 +200,31 @@ def test_dispatcher_rejects_unknown_lab(capsys):
     assert train_main(["translation-that-does-not-exist"]) == 2
     assert "unknown lab" in capsys.readouterr().err
     assert train_main(["--help"]) == 0
+
+
+def test_report_prints_each_card_beside_its_chance_levels(tmp_path):
+    import json
+
+    from train.spatial import report
+
+    chance = {"uniform": 0.14, "centre_prior": 0.36, "shuffled_box": 0.2}
+    card = {"arch": "dnl", "seed": 0, "seeds": [0, 1], "test_accuracy": 0.75,
+            "localisation": {"scores": {
+                "feature_energy (reference, no attention)": {"pointing_game": {"map": 1.0, "chance": chance},
+                                                             "energy_in_box": {"map": 0.9, "chance": chance}},
+                "dnl.unary (unary map)": {"pointing_game": {"map": 0.9, "chance": chance},
+                                          "energy_in_box": {"map": 0.5, "chance": chance}}}},
+            "query_independence": {"score": {"dnl.pairwise": 0.6}, "chance": {"random_weights": {"dnl.pairwise": 1.0}}},
+            "plateau": {"last_epoch_gain": 0.001},
+            "across_seeds": {"test_accuracy": {"mean": 0.76, "sd": 0.01, "values": [0.75, 0.77]},
+                             "plateau.last_epoch_gain": {"mean": 0.006, "sd": 0.007, "values": [0.001, 0.011]}},
+            "comparison": {"against_baseline": {"across_seeds": {"mean_difference": -0.02, "sd_difference": 0.01,
+                                                                 "t_test_p_value": 0.03}}}}
+    (tmp_path / "spatial_dnl.json").write_text(json.dumps(card))
+    text = report(tmp_path)
+    (row,) = [line for line in text.splitlines() if line.startswith("| dnl ")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == "2" and cells[2] == "0.760 ± 0.010 (2 seeds)" and cells[3] == "-0.0200 ± 0.0100 (p 0.03)"
+    assert cells[4] == "0.900 (0.14, 0.36, 0.20) [dnl.unary (unary map)]"   # the reference map is not an attention map
+    assert cells[5] == "0.500 (0.14)" and cells[6] == "0.600 (1.000)" and cells[7] == "1 of 2 seeds"
+    assert "| baseline " not in text                                        # no card, no row
