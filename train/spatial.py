@@ -30,6 +30,8 @@ from corpora.fashion import CANVAS, CLASSES, DATA_DIR, build_split
 from analysis.localisation import affinity_mass, localisation_scores, pointing_hits, query_independence
 from analysis.paired_tests import across_seeds, mcnemar
 from models.cards import across_seeds_text
+from models.spatial_cards import (PLATEAU_GAIN, against_baseline_text, localisation_text, plateau_seeds,
+                                  query_independence_text)
 from models.weights import read_card
 from train.cards import run_facts, write_card
 from train.checkpoint import restore_checkpoint, save_checkpoint, save_weights
@@ -241,9 +243,6 @@ CURVE_DEFINITION = (
     "One point per epoch: mean training loss and accuracy over the epoch's batches, and the accuracy "
     "on the validation scenes (train-split scenes val_scenes after the training ones) after it.")
 
-PLATEAU_GAIN = 0.005
-
-
 def plateau(curve: list[dict]) -> dict:
     """Whether validation accuracy stopped rising: the last epoch gains less than half a point
     over the best epoch before it. The one-cycle schedule anneals the rate to ~0 at the end, so
@@ -301,41 +300,22 @@ def describe(card: dict) -> dict:
 def report(out_dir: Path) -> str:
     """The image lab's cards as a markdown table: test accuracy, the paired difference to the
     baseline, the best map's sign-aware pointing game and energy in box beside their chance
-    levels, query independence beside random weights, and how many seeds met the plateau rule."""
-    def spread(card, path, value):
-        return across_seeds_text(card, path, value) or "—"
-
-    rows = ["| arch | seeds | test accuracy | minus baseline (paired t p) | sign-aware pointing game (uniform, "
-            "centre, shuffled) | energy in box (uniform) | query independence (random weights) | "
-            "plateau (last-epoch gain < 0.005) |", "|" + "---|" * 8]
+    levels, query independence beside random weights, and how many seeds met the plateau rule.
+    The cells are the page's (models.spatial_cards), so the two cannot disagree."""
+    rows = ["| arch | seeds | test accuracy | minus baseline (paired by seed) | sign-aware pointing game "
+            "[best map] | energy in box [best map] | query independence | "
+            f"plateau (last-epoch gain < {PLATEAU_GAIN}) |", "|" + "---|" * 8]
     lines = []
     for arch in ARCHS:
         card = read_card(out_dir / f"spatial_{arch}.json")
         if not card:
             continue
         seeds = card.get("seeds") or [card.get("seed")]
-        cmp = card.get("comparison", {}).get("against_baseline", {}).get("across_seeds")
-        diff = (f"{cmp['mean_difference']:+.4f} ± {cmp['sd_difference']:.4f} (p {cmp['t_test_p_value']:.2g})"
-                if cmp and cmp.get("t_test_p_value") is not None else "—")
-        scores = {k: v for k, v in card.get("localisation", {}).get("scores", {}).items()
-                  if not k.startswith("feature_energy")}
-        pg = en = qi_text = "—"
-        if scores:
-            name, best = max(scores.items(), key=lambda kv: kv[1]["pointing_game"]["map"])
-            c = best["pointing_game"]["chance"]
-            pg = (f"{spread(card, f'localisation.scores.{name}.pointing_game.map', best['pointing_game']['map'])} "
-                  f"({c['uniform']:.2f}, {c['centre_prior']:.2f}, {c['shuffled_box']:.2f}) [{name}]")
-            en = (f"{spread(card, f'localisation.scores.{name}.energy_in_box.map', best['energy_in_box']['map'])} "
-                  f"({best['energy_in_box']['chance']['uniform']:.2f})")
-        qi = card.get("query_independence", {})
-        for name, value in qi.get("score", {}).items():
-            qi_text = (f"{spread(card, f'query_independence.score.{name}', value)} "
-                       f"({qi.get('chance', {}).get('random_weights', {}).get(name, float('nan')):.3f})")
-        gains = (card.get("across_seeds") or {}).get("plateau.last_epoch_gain", {}).get("values")
-        gains = gains or [card.get("plateau", {}).get("last_epoch_gain")]
-        met = sum(g is not None and g < PLATEAU_GAIN for g in gains)
-        rows.append(f"| {arch} | {len(seeds)} | {spread(card, 'test_accuracy', card.get('test_accuracy'))} | {diff} | "
-                    f"{pg} | {en} | {qi_text} | {met} of {len(gains)} seeds |")
+        cells = [across_seeds_text(card, "test_accuracy", card.get("test_accuracy")), against_baseline_text(card),
+                 localisation_text(card, "pointing_game", with_name=True),
+                 localisation_text(card, "energy_in_box", with_name=True), query_independence_text(card)]
+        met, of = plateau_seeds(card)
+        rows.append(f"| {arch} | {len(seeds)} | " + " | ".join(c or "—" for c in cells) + f" | {met} of {of} seeds |")
         statement = card.get("comparison", {}).get("cbam_ordering", {}).get("statement")
         if statement and statement not in lines:
             lines.append(statement)

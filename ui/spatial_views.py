@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from models.cards import across_seeds_text
+from models.spatial_cards import PLATEAU_GAIN, against_baseline_text, localisation_text, query_independence_text
 from ui.widgets import keep_query, shared_query
 from corpora.fashion import CLASSES
 from ui.spatial import (ARCH_TITLES, GANS, GRID, NL_MODES, ModelInput, affinity_row, class_name, click_to_state,
@@ -59,45 +60,13 @@ def query_picker(model_input: ModelInput) -> tuple[int, int]:
     return int(row), int(col)
 
 
-def _best_localisation(card: dict, score: str) -> str | None:
-    """The best attention map's sign-aware score with its chance levels beside it."""
-    scores = {k: v[score] for k, v in card.get("localisation", {}).get("scores", {}).items()
-              if not k.startswith("feature_energy")}
-    if not scores:
-        return None
-    name, best = max(scores.items(), key=lambda kv: kv[1]["map"])
-    value = across_seeds_text(card, f"localisation.scores.{name}.{score}.map", best["map"])
-    chance = best["chance"]
-    return (f"{value} (chance: uniform {chance['uniform']:.2f}, centre {chance['centre_prior']:.2f}, "
-            f"shuffled box {chance['shuffled_box']:.2f})")
-
-
-def against_baseline_text(card: dict) -> str | None:
-    """The arm's accuracy minus the baseline's, paired by seed (train.spatial.compare_arms):
-    mean ± sd of the differences, on how many seeds it is ahead, the paired t-test's p."""
-    cmp = card.get("comparison", {}).get("against_baseline", {}).get("across_seeds")
-    if not cmp:
-        return None
-    if cmp["seeds"] == 1:
-        return f"{cmp['mean_difference']:+.3f} (1 seed)"
-    p = cmp.get("t_test_p_value")
-    return (f"{cmp['mean_difference']:+.3f} ± {cmp['sd_difference']:.3f}, ahead on {cmp['a_better_on']}/"
-            f"{cmp['seeds']} seeds" + (f", p = {p:.2g}" if p is not None else ""))
-
-
 def card_metrics(arch: str) -> dict:
     """One row of the model-card table: accuracy, pointing game, query independence, time;
     each sign-aware score and query independence with its chance level, each number as
     mean ± sd when the card holds several seeds. Columns no card fills are left out."""
     card = load_card(arch) or {}
     pg = card.get("pointing_game", {}).get("accuracy", {})
-    qi = card.get("query_independence", {})
     attention_pg = {k: v for k, v in pg.items() if not k.startswith("feature_energy")}
-    qi_name, qi_value = next(iter(qi.get("score", {}).items()), (None, None))
-    qi_text = across_seeds_text(card, f"query_independence.score.{qi_name}", qi_value)
-    random_qi = qi.get("chance", {}).get("random_weights", {}).get(qi_name)
-    if qi_text is not None and random_qi is not None:
-        qi_text += f" (random weights {random_qi:.3f})"
     best_pg = max(attention_pg, key=attention_pg.get) if attention_pg else None
     return {
         "model": ARCH_TITLES[arch],
@@ -107,10 +76,10 @@ def card_metrics(arch: str) -> dict:
             card, f"pointing_game.accuracy.{best_pg}", attention_pg[best_pg]),
         "pointing game (feature energy, no attention)": next(
             (v for k, v in pg.items() if k.startswith("feature_energy")), None),
-        "sign-aware pointing game (best map)": _best_localisation(card, "pointing_game"),
-        "energy in box (best map)": _best_localisation(card, "energy_in_box"),
-        "query independence": qi_text,
-        "last epoch's validation gain (plateau below 0.005)": across_seeds_text(
+        "sign-aware pointing game (best map)": localisation_text(card, "pointing_game"),
+        "energy in box (best map)": localisation_text(card, "energy_in_box"),
+        "query independence": query_independence_text(card),
+        f"last epoch's validation gain (plateau below {PLATEAU_GAIN})": across_seeds_text(
             card, "plateau.last_epoch_gain", card.get("plateau", {}).get("last_epoch_gain")),
         "training time (s)": card.get("training_time_s"),
     }

@@ -219,12 +219,17 @@ def test_report_prints_each_card_beside_its_chance_levels(tmp_path):
             "across_seeds": {"test_accuracy": {"mean": 0.76, "sd": 0.01, "values": [0.75, 0.77]},
                              "plateau.last_epoch_gain": {"mean": 0.006, "sd": 0.007, "values": [0.001, 0.011]}},
             "comparison": {"against_baseline": {"across_seeds": {"mean_difference": -0.02, "sd_difference": 0.01,
+                                                                 "seeds": 2, "a_better_on": 0,
                                                                  "t_test_p_value": 0.03}}}}
     (tmp_path / "spatial_dnl.json").write_text(json.dumps(card))
     text = report(tmp_path)
     (row,) = [line for line in text.splitlines() if line.startswith("| dnl ")]
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[1] == "2" and cells[2] == "0.760 ± 0.010 (2 seeds)" and cells[3] == "-0.0200 ± 0.0100 (p 0.03)"
-    assert cells[4] == "0.900 (0.14, 0.36, 0.20) [dnl.unary (unary map)]"   # the reference map is not an attention map
-    assert cells[5] == "0.500 (0.14)" and cells[6] == "0.600 (1.000)" and cells[7] == "1 of 2 seeds"
+    assert cells[1] == "2" and cells[2] == "0.760 ± 0.010 (2 seeds)"
+    assert cells[3] == "-0.020 ± 0.010, ahead on 0/2 seeds, p = 0.03"
+    # the reference map is not an attention map; the chance levels stand beside the best one
+    assert cells[4] == ("0.900 [dnl.unary (unary map)] (chance: uniform 0.14, centre 0.36, shuffled box 0.20)")
+    assert cells[5] == ("0.500 [dnl.unary (unary map)] (chance: uniform 0.14, centre 0.36, shuffled box 0.20)")
+    assert cells[6] == "0.600 (random weights 1.000)" and cells[7] == "1 of 2 seeds"
+    assert "plateau (last-epoch gain < 0.005)" in text
     assert "| baseline " not in text                                        # no card, no row
