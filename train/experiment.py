@@ -13,7 +13,9 @@ the child of a Ray task that holds C CPUs (``--cpus-per-trial``; GPUs with
 goes to RUNS/ARM/seed-S/train.log and, once it exits cleanly, the runner writes trial.json
 beside the card the lab wrote. Running the same command again skips finished trials; a
 stopped one resumes from its own checkpoint (every lab's ``--resume``; a run with nothing to
-resume starts fresh).
+resume starts fresh). A trial counts as finished only for the options it was trained with:
+after ``-- --epochs 10``, a seed trained with ``--epochs 5`` is trained again (its old folder
+is kept aside as seed-S.before-N), and a summary never mixes seeds trained differently.
 
 The summary card of an arm, written to ``--out`` (assets/ by default) under the lab's own card
 name: the lowest seed's card (its weights are copied beside it; the page reads that card as
@@ -40,6 +42,7 @@ import json
 import math
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -121,11 +124,31 @@ def write_record(records: Path, runs: Path, arm: str, seed: int, result: dict) -
     return path
 
 
-def finished_trial(runs: Path, records: Path | None, arm: str, seed: int) -> tuple[dict, dict] | None:
-    """(trial.json, card) of a finished trial: from its folder in RUNS, else from its record."""
+def trial_options(trial: dict) -> list[str] | None:
+    """The options after ``--`` that a trial was trained with: trial.json's ``options``, or,
+    for a trial recorded before it kept them, the words of its command between the arm and
+    ``--seed`` (trial_command puts them there). None when neither says."""
+    if isinstance(trial.get("options"), list):
+        return [str(o) for o in trial["options"]]
+    words = shlex.split(str(trial.get("command", "")))
+    lab = trial.get("lab")
+    if lab not in words or "--seed" not in words:
+        return None
+    words = words[words.index(lab) + 1:words.index("--seed")]
+    flag = ARM_FLAGS.get(lab)
+    return words[2:] if flag and words[:2] == [flag, str(trial.get("arm"))] else words
+
+
+def finished_trial(runs: Path, records: Path | None, arm: str, seed: int,
+                   options: list[str] | None = None) -> tuple[dict, dict] | None:
+    """(trial.json, card) of a finished trial: from its folder in RUNS, else from its record.
+    With ``options``, only a trial trained with exactly those options counts."""
+    def wanted(trial):
+        return options is None or trial_options(trial) == list(options)
+
     folder = trial_dir(runs, arm, seed)
     trial = finished(folder)
-    if trial is not None:
+    if trial is not None and wanted(trial):
         try:
             return trial, json.loads((folder / trial["card"]).read_text(encoding="utf-8"))
         except (OSError, ValueError, KeyError):
@@ -134,9 +157,35 @@ def finished_trial(runs: Path, records: Path | None, arm: str, seed: int) -> tup
         return None
     try:
         saved = json.loads(record_path(records, arm, seed).read_text(encoding="utf-8"))
+        if not wanted(saved["trial"]):
+            return None
         return saved["trial"], saved["card"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+def set_aside_other_options(runs: Path, lab: str, arm: str, seed: int, options: list[str]) -> Path | None:
+    """A trial folder trained with other options would be resumed from its checkpoint by the
+    new trial (a 5-epoch schedule continued as a 10-epoch one): move it to seed-S.before-N,
+    which keeps it, and return where it went. A stopped trial's options are read from the
+    last command in its log."""
+    folder = trial_dir(runs, arm, seed)
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return None
+    trial = finished(folder)
+    if trial is None:
+        log = folder / LOG_FILE
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines() if log.is_file() else []
+        last = next((line[2:] for line in reversed(lines) if line.startswith("$ ")), "")
+        trial = {"lab": lab, "arm": arm, "command": last}
+    if trial_options(trial) == list(options):
+        return None
+    n = 1
+    while folder.with_name(f"{folder.name}.before-{n}").exists():
+        n += 1
+    aside = folder.with_name(f"{folder.name}.before-{n}")
+    folder.rename(aside)
+    return aside
 
 
 def cards_in(folder: Path) -> list[Path]:
@@ -152,12 +201,12 @@ def run_trial(lab: str, arm: str, seed: int, folder: str, cpus: float, extra: li
     cmd = trial_command(lab, arm, seed, folder, cpus, extra)
     started = time.time()
     with open(folder / LOG_FILE, "ab") as log:
-        log.write(f"\n$ {' '.join(cmd)}\n".encode())
+        log.write(f"\n$ {shlex.join(cmd)}\n".encode())
         log.flush()
         code = subprocess.call(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                preexec_fn=lambda: _child_setup(niceness))
-    result = {"lab": lab, "arm": arm, "seed": seed, "command": "python " + " ".join(cmd[1:]), "returncode": code,
-              "seconds": round(time.time() - started, 1)}
+    result = {"lab": lab, "arm": arm, "seed": seed, "command": "python " + shlex.join(cmd[1:]), "options": list(extra),
+              "returncode": code, "seconds": round(time.time() - started, 1)}
     cards = cards_in(folder)
     if code == 0 and len(cards) == 1:
         result["card"] = cards[0].name
@@ -197,12 +246,14 @@ def across_seeds(cards: list[dict]) -> dict[str, dict]:
 
 
 def summarise(runs: Path, arm: str, seeds: list[int], out: Path, made_by: str | None = None,
-              records: Path | None = None) -> Path:
-    """Write the arm's summary card (and the page's weights) into ``out``."""
-    trials = {s: finished_trial(runs, records, arm, s) for s in sorted(seeds)}
+              records: Path | None = None, options: list[str] | None = None) -> Path:
+    """Write the arm's summary card (and the page's weights) into ``out``; with ``options``,
+    from trials trained with exactly those options."""
+    trials = {s: finished_trial(runs, records, arm, s, options) for s in sorted(seeds)}
     missing = [s for s, t in trials.items() if t is None]
     if missing:
-        raise ValueError(f"{arm}: seeds {missing} have not finished; run the experiment (without "
+        trained = "" if options is None else f" with options {shlex.join(options) or '(none)'}"
+        raise ValueError(f"{arm}: seeds {missing} have not finished{trained}; run the experiment (without "
                          "--summarise-only) to train them")
     names = {t["card"] for t, _ in trials.values()}
     if len(names) != 1:
@@ -241,9 +292,13 @@ def run_experiment(lab: str, arms: list[str], seeds: list[int], runs: Path, extr
                    gpus_per_trial: float = 0.0, progress=None, records: Path | None = None) -> list[dict]:
     """Every unfinished (arm, seed) trial on Ray; returns the results of the trials run now.
     Each finished one is recorded in ``records`` as soon as it ends."""
-    todo = [(a, s) for a in arms for s in seeds if finished_trial(runs, records, a, s) is None]
+    todo = [(a, s) for a in arms for s in seeds if finished_trial(runs, records, a, s, list(extra)) is None]
     if not todo:
         return []
+    for a, s in todo:
+        aside = set_aside_other_options(runs, lab, a, s, list(extra))
+        if aside is not None:
+            print(f"{a} seed {s}: its folder was trained with other options; kept as {aside}", flush=True)
     started = start_ray(connect, address, num_cpus)
     import ray
 
@@ -305,7 +360,7 @@ def main(argv=None) -> int:
     if not args.summarise_only:
         from tqdm import tqdm
 
-        n_todo = sum(finished_trial(runs, records, a, s) is None for a in args.arms for s in args.seeds)
+        n_todo = sum(finished_trial(runs, records, a, s, extra) is None for a in args.arms for s in args.seeds)
         print(f"{args.lab}: {len(args.arms)} arms x {len(args.seeds)} seeds, {n_todo} trials to run "
               f"({len(args.arms) * len(args.seeds) - n_todo} finished before) in {runs}", flush=True)
         bar = tqdm(total=n_todo, unit="trial")
@@ -331,17 +386,18 @@ def main(argv=None) -> int:
     for arm in args.arms:
         try:
             written[arm] = summarise(runs, arm, args.seeds, args.out, "python -m train experiment " + " ".join(argv),
-                                     records)
+                                     records, extra)
         except ValueError as exc:
             print(f"not summarised: {exc}", file=sys.stderr)
             failed.append({"arm": arm})
             continue
         print(f"wrote {written[arm]}")
-    compare(args.lab, runs, args.seeds, written, records)
+    compare(args.lab, runs, args.seeds, written, records, extra)
     return 1 if failed else 0
 
 
-def compare(lab: str, runs: Path, seeds: list[int], written: dict[str, Path], records: Path | None = None) -> None:
+def compare(lab: str, runs: Path, seeds: list[int], written: dict[str, Path], records: Path | None = None,
+            options: list[str] | None = None) -> None:
     """The lab's own comparison of its arms (``compare_arms`` of its module, if it has one:
     e.g. paired tests against the baseline), written into each summary card as ``comparison``."""
     import importlib
@@ -351,7 +407,7 @@ def compare(lab: str, runs: Path, seeds: list[int], written: dict[str, Path], re
     hook = getattr(importlib.import_module(LABS[lab]), "compare_arms", None)
     if hook is None or not written:
         return
-    cards = {arm: {s: finished_trial(runs, records, arm, s)[1] for s in seeds} for arm in written}
+    cards = {arm: {s: finished_trial(runs, records, arm, s, options)[1] for s in seeds} for arm in written}
     statements = set()
     for arm, result in hook(cards).items():
         card = json.loads(written[arm].read_text(encoding="utf-8"))

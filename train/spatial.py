@@ -90,7 +90,11 @@ def fit(model, images, labels, *, epochs, batch, lr, seed, device, checkpoint: P
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch,
                                                 pct_start=0.2)
     start_epoch, elapsed, curve, this_run_s = 0, 0.0, [], 0.0
-    state = restore_checkpoint(checkpoint, device, model=model, opt=opt, sched=sched) if resume else None
+    # the one-cycle schedule is laid out for these epochs: a checkpoint of another layout
+    # (say 5 epochs, resumed with --epochs 10) would step past its end, so it is not resumed
+    schedule = {"epochs": epochs, "steps_per_epoch": steps_per_epoch, "lr": lr}
+    state = (restore_checkpoint(checkpoint, device, expect={"schedule": schedule}, model=model, opt=opt, sched=sched)
+             if resume else None)
     if state is not None:
         start_epoch, elapsed = int(state["epoch"]), float(state["elapsed"])
         curve = list(state.get("curve", []))
@@ -128,7 +132,7 @@ def fit(model, images, labels, *, epochs, batch, lr, seed, device, checkpoint: P
             model.train()
         curve.append(point)
         save_checkpoint(checkpoint, {"model": model, "opt": opt, "sched": sched},
-                        epoch=epoch + 1, elapsed=elapsed, curve=curve)
+                        epoch=epoch + 1, elapsed=elapsed, curve=curve, schedule=schedule)
     return {"epochs_completed": epochs, "elapsed_s": elapsed,
             "last_train_loss": loss_avg, "last_train_accuracy": acc_avg,
             "images_per_s": len(images) * (epochs - start_epoch) / max(this_run_s, 1e-9),

@@ -202,3 +202,62 @@ def test_a_damaged_record_counts_as_unfinished(tmp_path):
     assert ex.finished_trial(tmp_path / "runs", tmp_path, "dnl", 0) is None
     path.write_text(json.dumps({"trial": {}}))
     assert ex.finished_trial(tmp_path / "runs", tmp_path, "dnl", 0) is None
+
+
+def _trial_with_options(runs, arm, seed, options, acc):
+    folder = ex.trial_dir(runs, arm, seed)
+    folder.mkdir(parents=True)
+    cmd = ["python", "-m", "train", "spatial", "--arch", arm, *options, "--seed", str(seed), "--threads", "1"]
+    (folder / f"spatial_{arm}.json").write_text(json.dumps({"name": f"spatial_{arm}", "acc": acc}))
+    (folder / f"spatial_{arm}.safetensors").write_bytes(b"w")
+    (folder / ex.TRIAL_FILE).write_text(json.dumps({"lab": "spatial", "arm": arm, "seed": seed, "card": f"spatial_{arm}.json",
+                                                     "command": " ".join(cmd), "options": options, "seconds": 1.0}))
+    return folder
+
+
+def test_a_trial_keeps_its_options_and_older_records_are_read_from_their_command():
+    assert ex.trial_options({"options": ["--epochs", "10"], "command": "ignored"}) == ["--epochs", "10"]
+    old = {"lab": "spatial", "arm": "dnl", "command": "python -m train spatial --arch dnl --epochs 5 --lr 0.01 "
+                                                      "--seed 3 --threads 1 --resume --out r/dnl/seed-3"}
+    assert ex.trial_options(old) == ["--epochs", "5", "--lr", "0.01"]
+    # a lab without an arm flag keeps every word before --seed; the arm's name may be a lab's name
+    assert ex.trial_options({"lab": "sagan", "arm": "sagan", "command": "python -m train sagan --variant sagan "
+                                                                        "--seed 0"}) == []
+    assert ex.trial_options({"lab": "spatial", "arm": "dnl", "command": "train s1"}) is None
+    assert ex.trial_options({}) is None
+
+
+def test_a_trial_counts_as_finished_only_for_the_options_it_was_trained_with(tmp_path):
+    runs, records = tmp_path / "runs", tmp_path / "records"
+    _trial_with_options(runs, "dnl", 0, ["--epochs", "5"], 0.70)
+    assert ex.finished_trial(runs, None, "dnl", 0, ["--epochs", "5"])[1]["acc"] == 0.70
+    assert ex.finished_trial(runs, None, "dnl", 0, ["--epochs", "10"]) is None
+    assert ex.finished_trial(runs, None, "dnl", 0, [])  is None              # no options is an option set too
+    assert ex.finished_trial(runs, None, "dnl", 0)[1]["acc"] == 0.70          # no filter asked for
+    ex.summarise(runs, "dnl", [0], tmp_path / "out", records=records, options=["--epochs", "5"])
+    import shutil
+    shutil.rmtree(runs)                                                         # the record alone decides now
+    assert ex.finished_trial(runs, records, "dnl", 0, ["--epochs", "5"])[1]["acc"] == 0.70
+    assert ex.finished_trial(runs, records, "dnl", 0, ["--epochs", "10"]) is None
+    with pytest.raises(ValueError, match=r"seeds \[0\] have not finished with options --epochs 10"):
+        ex.summarise(runs, "dnl", [0], tmp_path / "out", records=records, options=["--epochs", "10"])
+
+
+def test_a_folder_trained_with_other_options_is_set_aside_not_resumed(tmp_path):
+    runs = tmp_path / "runs"
+    folder = _trial_with_options(runs, "dnl", 0, ["--epochs", "5"], 0.70)
+    assert ex.set_aside_other_options(runs, "spatial", "dnl", 0, ["--epochs", "5"]) is None   # same options: kept
+    assert folder.is_dir()
+    aside = ex.set_aside_other_options(runs, "spatial", "dnl", 0, ["--epochs", "10"])
+    assert aside == folder.with_name("seed-0.before-1") and not folder.exists()
+    assert json.loads((aside / "spatial_dnl.json").read_text())["acc"] == 0.70          # nothing lost
+    # a stopped trial (no trial.json): its log's last command says which options it ran with
+    folder.mkdir()
+    (folder / ex.LOG_FILE).write_text("\n$ /venv/python -m train spatial --arch dnl --epochs 10 --seed 0 --resume\n"
+                                      "epoch 1 ...\n")
+    assert ex.set_aside_other_options(runs, "spatial", "dnl", 0, ["--epochs", "10"]) is None
+    assert ex.set_aside_other_options(runs, "spatial", "dnl", 0, ["--epochs", "12"]) == folder.with_name(
+        "seed-0.before-2")
+    assert ex.set_aside_other_options(runs, "spatial", "dnl", 1, ["--epochs", "12"]) is None  # no folder at all
+    ex.trial_dir(runs, "dnl", 2).mkdir()
+    assert ex.set_aside_other_options(runs, "spatial", "dnl", 2, ["--epochs", "12"]) is None  # an empty one

@@ -64,6 +64,19 @@ def test_fit_evaluate_save_load_resume(arch, tmp_path):
         torch.testing.assert_close(v, before[k])
 
 
+def test_a_checkpoint_of_a_shorter_schedule_is_not_resumed_into_a_longer_one(tmp_path, capsys):
+    images, labels, _ = _toy_scenes(48)
+    ckpt = tmp_path / "ck.pt"
+    fit(SpatialClassifier("baseline", width=4), images, labels, epochs=1, batch=16, lr=1e-2, seed=0, device="cpu",
+        checkpoint=ckpt, progress=False)
+    # resumed, the one-cycle schedule of 1 epoch would step past its end in epoch 2
+    longer = fit(SpatialClassifier("baseline", width=4), images, labels, epochs=2, batch=16, lr=1e-2, seed=0,
+                 device="cpu", checkpoint=ckpt, resume=True, progress=False)
+    assert "written with another schedule: starting fresh" in capsys.readouterr().out
+    assert [p["epoch"] for p in longer["curve"]] == [1, 2] and longer["epochs_completed"] == 2
+    assert torch.load(ckpt, weights_only=True)["schedule"]["epochs"] == 2
+
+
 def test_fit_draws_a_validation_curve_that_survives_resume(tmp_path, monkeypatch):
     import shutil
     import train.spatial as spatial
