@@ -11,13 +11,20 @@ from models.cards import across_seeds_text
 # above the best epoch before it.
 PLATEAU_GAIN = 0.005
 
+# The reference map train/spatial.evaluate scores beside the attention maps: where stage-1
+# features are strongest, in every net, attention or not.
+FEATURE_ENERGY_MAP = "feature_energy (reference, no attention)"
+
+
+def attention_maps(by_map: dict) -> dict:
+    """A card's per-map entries without the feature-energy reference, which is no attention map."""
+    return {k: v for k, v in by_map.items() if k != FEATURE_ENERGY_MAP}
+
 
 def best_attention_map(card: dict, score: str) -> tuple[str, dict] | None:
     """The attention map (by name) whose sign-aware ``score`` ("pointing_game" or
-    "energy_in_box") is highest, with that score's entry (``map`` and ``chance``). The
-    feature-energy map of a net without attention is not an attention map and is left out."""
-    scores = {k: v[score] for k, v in card.get("localisation", {}).get("scores", {}).items()
-              if not k.startswith("feature_energy")}
+    "energy_in_box") is highest, with that score's entry (``map`` and ``chance``)."""
+    scores = {k: v[score] for k, v in attention_maps(card.get("localisation", {}).get("scores", {})).items()}
     if not scores:
         return None
     return max(scores.items(), key=lambda kv: kv[1]["map"])

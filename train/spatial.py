@@ -30,8 +30,8 @@ from corpora.fashion import CANVAS, CLASSES, DATA_DIR, build_split
 from analysis.localisation import affinity_mass, localisation_scores, pointing_hits, query_independence
 from analysis.paired_tests import across_seeds, mcnemar
 from models.cards import across_seeds_text
-from models.spatial_cards import (PLATEAU_GAIN, against_baseline_text, localisation_text, plateau_seeds,
-                                  query_independence_text)
+from models.spatial_cards import (FEATURE_ENERGY_MAP, PLATEAU_GAIN, against_baseline_text, attention_maps,
+                                  localisation_text, plateau_seeds, query_independence_text)
 from models.weights import read_card
 from train.cards import run_facts, write_card
 from train.checkpoint import restore_checkpoint, save_checkpoint, save_weights
@@ -168,7 +168,7 @@ def evaluate(model, images, labels, boxes, *, device, probe: int = 1000, batch: 
         k = keep.size  # batches run in order, so the probe scenes are each batch's head
         # Reference with no attention at all: where stage-1 features are strongest.
         feats, _ = model.features(x[:k])
-        add(maps, "feature_energy (reference, no attention)", feats.pow(2).mean(1).cpu().numpy())  # (k, 16, 16)
+        add(maps, FEATURE_ENERGY_MAP, feats.pow(2).mean(1).cpu().numpy())  # (k, 16, 16)
         pair_mass = None
         unary = None
         for r in records:
@@ -277,8 +277,7 @@ def describe(card: dict) -> dict:
     """Fields the home page's model zoo reads (name, task, architecture, source, page,
     metrics); descriptive only: every number is copied from the card the run wrote."""
     arch = card["arch"]
-    best_pg = {k: v for k, v in card.get("pointing_game", {}).get("accuracy", {}).items()
-               if not k.startswith("feature_energy")}
+    best_pg = attention_maps(card.get("pointing_game", {}).get("accuracy", {}))
     metrics = {"test accuracy": card.get("test_accuracy")}
     if best_pg:
         metrics["pointing game (best map)"] = max(best_pg.values())

@@ -12,7 +12,8 @@ import pandas as pd
 import streamlit as st
 
 from models.cards import across_seeds_text
-from models.spatial_cards import PLATEAU_GAIN, against_baseline_text, localisation_text, query_independence_text
+from models.spatial_cards import (FEATURE_ENERGY_MAP, PLATEAU_GAIN, against_baseline_text, attention_maps,
+                                  localisation_text, query_independence_text)
 from ui.widgets import keep_query, shared_query
 from corpora.fashion import CLASSES
 from ui.spatial import (ARCH_TITLES, GANS, GRID, NL_MODES, ModelInput, affinity_row, class_name, click_to_state,
@@ -66,7 +67,7 @@ def card_metrics(arch: str) -> dict:
     mean ± sd when the card holds several seeds. Columns no card fills are left out."""
     card = load_card(arch) or {}
     pg = card.get("pointing_game", {}).get("accuracy", {})
-    attention_pg = {k: v for k, v in pg.items() if not k.startswith("feature_energy")}
+    attention_pg = attention_maps(pg)
     best_pg = max(attention_pg, key=attention_pg.get) if attention_pg else None
     return {
         "model": ARCH_TITLES[arch],
@@ -74,8 +75,7 @@ def card_metrics(arch: str) -> dict:
         "accuracy − baseline (same seeds)": against_baseline_text(card),
         "pointing game (best attention map)": best_pg and across_seeds_text(
             card, f"pointing_game.accuracy.{best_pg}", attention_pg[best_pg]),
-        "pointing game (feature energy, no attention)": next(
-            (v for k, v in pg.items() if k.startswith("feature_energy")), None),
+        "pointing game (feature energy, no attention)": pg.get(FEATURE_ENERGY_MAP),
         "sign-aware pointing game (best map)": localisation_text(card, "pointing_game"),
         "energy in box (best map)": localisation_text(card, "energy_in_box"),
         "query independence": query_independence_text(card),
