@@ -33,7 +33,8 @@ CLI:
     python -m corpora.bible build [--out data/translation] [--vocab 4000]
     python -m corpora.bible clean       # data/translation/test.align.clean.jsonl from a build
     python -m corpora.bible eflomal     # data/translation/test.align.eflomal.jsonl (eflomal)
-    python -m corpora.bible sample      # assets/translation-test-verses.jsonl
+    python -m corpora.bible sample      # assets/translation-test-verses.jsonl (a build leaves it)
+    python -m corpora.bible verses      # assets/web-verses.tsv (a build leaves it)
     python -m corpora.bible show Gen 1 1
 """
 
@@ -372,8 +373,9 @@ def build(out: Path = DATA, vocab: int = 4000, sword_dir: Path = SWORD_DIR) -> d
             vocab_size=vocab, model_type="unigram", character_coverage=1.0,
             pad_id=0, unk_id=1, bos_id=2, eos_id=3, num_threads=2, minloglevel=2,
         )
-    write_sample(out)
-    write_verses(out)
+    # The verse sample and the English verses in assets/ are tracked files: they are written
+    # only by `python -m corpora.bible sample` / `verses`, never by a build, because eflomal
+    # seeds its sampler from /dev/urandom and every build would rewrite their links.
     eflomal = None
     if importlib.util.find_spec("eflomal") is not None:
         from corpora.word_align import write_eflomal_reference

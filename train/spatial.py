@@ -390,13 +390,18 @@ def compare_arms(cards_by_arm: dict[str, dict[int, dict]]) -> dict[str, dict]:
         holds = {str(s): acc(cards_by_arm["cbam_full"][s]) >= acc(cards_by_arm["cbam_channel"][s])
                  >= acc(cards_by_arm["baseline"][s]) for s in seeds}
         means = {a: float(np.mean([acc(cards_by_arm[a][s]) for s in seeds])) for a in trio}
-        sds = {a: float(np.std([acc(cards_by_arm[a][s]) for s in seeds], ddof=1)) if len(seeds) > 1 else 0.0
+        # One seed has no spread: its sd is None and the statement says "1 seed", never "± 0".
+        sds = {a: float(np.std([acc(cards_by_arm[a][s]) for s in seeds], ddof=1)) if len(seeds) > 1 else None
                for a in trio}
         n = sum(holds.values())
+
+        def mean_sd(a: str) -> str:
+            return f"{means[a]:.4f}" + (f" ± {sds[a]:.4f}" if sds[a] is not None else "")
+
+        over = "over the seeds" if len(seeds) > 1 else "on the one seed"
         statement = (f"CBAM's ordering (channel + spatial >= channel only >= no attention, by test accuracy) holds "
-                     f"on {n} of {len(seeds)} seeds; means over the seeds: full {means['cbam_full']:.4f} "
-                     f"± {sds['cbam_full']:.4f}, channel only {means['cbam_channel']:.4f} ± {sds['cbam_channel']:.4f}, "
-                     f"baseline {means['baseline']:.4f} ± {sds['baseline']:.4f}.")
+                     f"on {n} of {len(seeds)} seed{'s' if len(seeds) != 1 else ''}; accuracy {over}: full "
+                     f"{mean_sd('cbam_full')}, channel only {mean_sd('cbam_channel')}, baseline {mean_sd('baseline')}.")
         for a in trio:
             out[a]["cbam_ordering"] = {"holds_per_seed": holds, "holds_on": n, "seeds": seeds,
                                        "mean": means, "sd": sds, "statement": statement}

@@ -183,6 +183,12 @@ def test_compare_arms_pairs_each_arm_with_the_baseline_of_its_seed():
     assert order["holds_per_seed"] == {str(s): h for s, h in zip((0, 1, 2), holds)}
     assert order["holds_on"] == sum(holds) and f"holds on {sum(holds)} of 3 seeds" in order["statement"]
     assert order == out["baseline"]["cbam_ordering"]
+    sd = np.std([flags["cbam_full", s].mean() for s in (0, 1, 2)], ddof=1)
+    assert order["sd"]["cbam_full"] == pytest.approx(sd) and f"{order['mean']['cbam_full']:.4f} ± {sd:.4f}" in order["statement"]
+    # one seed has no spread: no "± 0.0000", and the statement says so
+    one = compare_arms({a: {0: cards[a][0]} for a in cards})["cbam_full"]["cbam_ordering"]
+    assert one["sd"] == {"baseline": None, "cbam_channel": None, "cbam_full": None}
+    assert "±" not in one["statement"] and "of 1 seed;" in one["statement"] and "on the one seed" in one["statement"]
     # without a baseline there is nothing to compare with; old cards without bits get no McNemar
     assert compare_arms({"dnl": cards["cbam_full"]}) == {}
     old = {a: {0: {"test_accuracy": 0.5}} for a in ("baseline", "dnl")}
