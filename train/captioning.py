@@ -31,6 +31,10 @@ from models.show_attend_tell import MODES, ShowAttendTell, caption_loss
 from train.cards import run_facts, write_card
 from train.checkpoint import restore_checkpoint, save_checkpoint, save_weights
 from train.options import add_run_options, start_run
+from train.plateau import plateaued
+
+PLATEAU_WINDOW = 3      # epochs: the best of the last three ...
+PLATEAU_GAIN = 0.005    # ... must beat the best before them by this much (BLEU-4 on a 0-1 scale)
 
 
 ATTENTION_CORRECTNESS = (
@@ -49,7 +53,8 @@ def parse_args(argv):
     # almost uniformly (attention correctness 0.159, uniform 0.130). Chosen on the validation
     # split at 8 epochs, seed 0: lambda 0.1 -> 0.265 (uniform 0.128), lambda 0.01 -> 0.207.
     p.add_argument("--lam", type=float, default=0.1, help="weight of the doubly stochastic term (full, no_beta)")
-    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--epochs", type=int, default=30,
+                   help="cap on epochs: training stops earlier at the validation plateau (see plateau_reached)")
     p.add_argument("--max-minutes", type=float, default=6.0, help="wall-clock cap on training time")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3)
@@ -65,13 +70,24 @@ def as_input(images: np.ndarray, device) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(images)).to(device).float().div_(255.0)[:, None]
 
 
+def plateau_reached(curve: list[dict], window: int = PLATEAU_WINDOW, min_gain: float = PLATEAU_GAIN) -> bool:
+    """The captioner's stopping rule (train.plateau): neither validation BLEU-4 nor validation
+    attention correctness has gained ``min_gain`` over its best before the last ``window``
+    epochs. Both must flatten: attention correctness keeps rising for epochs after BLEU-4
+    levels off, and it is the score this lab is about."""
+    return all(plateaued([p[key] for p in curve], window, min_gain)
+               for key in ("val_bleu4", "val_attention_correctness"))
+
+
 def fit(model, data, *, epochs, batch, lr, lam, seed, device, max_seconds=float("inf"),
-        checkpoint: Path | None = None, resume: bool = False, progress: bool = True, val: dict | None = None) -> dict:
-    """Train in place. Batch order of epoch e is ``default_rng([seed, e])``, so a resumed
-    run sees the same batches as an uninterrupted one (it skips the batches already done).
-    With ``val``, every finished epoch adds a point to the learning curve (the epoch's mean
-    training loss and NLL per word; BLEU-4, attention correctness and its uniform level on
-    the validation scenes), kept in the checkpoint across resumed runs."""
+        checkpoint: Path | None = None, resume: bool = False, progress: bool = True, val: dict | None = None,
+        plateau_window: int = PLATEAU_WINDOW, plateau_gain: float = PLATEAU_GAIN) -> dict:
+    """Train in place for at most ``epochs`` epochs. Batch order of epoch e is
+    ``default_rng([seed, e])``, so a resumed run sees the same batches as an uninterrupted one
+    (it skips the batches already done). With ``val``, every finished epoch adds a point to the
+    learning curve (the epoch's mean training loss and NLL per word; BLEU-4, attention
+    correctness and its uniform level on the validation scenes), kept in the checkpoint across
+    resumed runs, and training stops early at the plateau (``plateau_reached``)."""
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     start_epoch, start_batch, elapsed, steps, curve = 0, 0, 0.0, 0, []
@@ -87,12 +103,16 @@ def fit(model, data, *, epochs, batch, lr, lam, seed, device, max_seconds=float(
     n = len(images)
     last = {"loss": float("nan"), "nll_per_word": float("nan")}
     stopped_by_cap = False
+    at_plateau = val is not None and plateau_reached(curve, plateau_window, plateau_gain)
+    epochs_done = start_epoch
 
     def save(epoch, batch_index):
         save_checkpoint(checkpoint, {"model": model, "opt": opt}, epoch=epoch, batch=batch_index,
                         elapsed=elapsed, steps=steps, curve=curve, epoch_sums=sums)
 
     for epoch in range(start_epoch, epochs):
+        if at_plateau:      # a resumed run that had already stopped at its plateau trains no more
+            break
         model.train()
         order = np.random.default_rng([seed, epoch]).permutation(n)
         chunks = [order[s : s + batch] for s in range(0, n, batch)]
@@ -120,7 +140,7 @@ def fit(model, data, *, epochs, batch, lr, lam, seed, device, max_seconds=float(
                 save(epoch, b + 1)
                 print(f"wall-clock cap reached after {elapsed:.0f} s ({steps} steps)")
                 return {"elapsed_s": elapsed, "steps": steps, "stopped_by_cap": True, **last,
-                        "epochs_completed": epoch + (b + 1) / len(chunks), "curve": curve}
+                        "epochs_completed": epoch + (b + 1) / len(chunks), "curve": curve, "at_plateau": False}
         elapsed += time.perf_counter() - t0
         if val is not None:
             scores = evaluate(model, val, device=device)
@@ -130,10 +150,15 @@ def fit(model, data, *, epochs, batch, lr, lam, seed, device, max_seconds=float(
                           "train_nll_per_word": sums["nll"] / batches_seen, "val_bleu4": scores["bleu4"],
                           "val_attention_correctness": scores["attention_correctness"],
                           "val_uniform": scores["attention_correctness_uniform_reference"]})
+            at_plateau = plateau_reached(curve, plateau_window, plateau_gain)
+            if at_plateau:
+                print(f"plateau after epoch {epoch + 1}: neither validation BLEU-4 nor attention correctness "
+                      f"gained {plateau_gain} over the last {plateau_window} epochs")
         sums = {"loss": 0.0, "nll": 0.0, "n": 0}
+        epochs_done = epoch + 1
         save(epoch + 1, 0)
     return {"elapsed_s": elapsed, "steps": steps, "stopped_by_cap": stopped_by_cap, **last,
-            "epochs_completed": float(epochs), "curve": curve}
+            "epochs_completed": float(epochs_done), "curve": curve, "at_plateau": at_plateau}
 
 
 @torch.inference_mode()
@@ -241,6 +266,10 @@ def main(argv) -> int:
                     "uniform": round(metrics["attention_correctness_uniform_reference"], 4)},
         "curve": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in point.items()}
                   for point in stats["curve"]],
+        "plateau": {"reached": bool(stats["at_plateau"]), "epochs": round(stats["epochs_completed"], 2),
+                    "rule": f"stopped when, for validation BLEU-4 and for validation attention correctness "
+                            f"both, the best of the last {PLATEAU_WINDOW} epochs beats the best before them by "
+                            f"less than {PLATEAU_GAIN} (cap: {args.epochs} epochs); weights of the last epoch"},
         "test": {"decoding": "greedy", "scenes": args.test_scenes, "bleu_signature": metrics["bleu_signature"],
                  "noun_tokens": metrics["noun_tokens"],
                  "attention_correctness_uniform_reference": round(metrics["attention_correctness_uniform_reference"], 4),

@@ -50,6 +50,7 @@ from models.translation.translator import MAX_SRC_TOKENS, Translator, card_path,
 from train.cards import run_facts, write_card
 from train.checkpoint import restore_checkpoint, save_checkpoint
 from train.options import add_run_options, start_run
+from train.plateau import plateaued
 
 MAX_TRAIN_PIECES = 120
 
@@ -267,14 +268,6 @@ def evaluate_alignment(translator: Translator, references: dict[str, list[dict]]
     if per_head:
         out["per_head"] = per_head
     return out
-
-
-def plateaued(bleus: list[float], window: int = 3, min_gain: float = 0.3) -> bool:
-    """True when the best dev BLEU of the last ``window`` evaluations beats the best before
-    them by less than ``min_gain`` (issue 10's stopping rule)."""
-    if len(bleus) <= window:
-        return False
-    return max(bleus[-window:]) - max(bleus[:-window]) < min_gain
 
 
 def lr_factor(step: int, warmup: int) -> float:

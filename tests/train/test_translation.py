@@ -6,7 +6,8 @@ import random
 import pytest
 import torch
 
-from train.translation import lr_factor, main, plateaued
+from train.plateau import plateaued
+from train.translation import lr_factor, main
 from models.translation.translator import Translator
 
 EN = "the cat dog man woman house sees eats big small red green water bread gives has".split()
