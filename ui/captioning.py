@@ -64,6 +64,20 @@ def available_variants() -> list[str]:
     return [v for v in MODES if all(p.is_file() for p in _paths(v))]
 
 
+def plateau_text(card: dict) -> str:
+    """Whether the card's run stopped at its validation plateau (train.captioning.plateau_reached),
+    and the epochs each seed trained; cards from fixed-epoch runs say they have no plateau rule."""
+    plateau = card.get("plateau")
+    if not plateau:
+        epochs = card.get("hyperparameters", {}).get("epochs_completed")
+        return "no plateau rule" + (f" (fixed {epochs:g} epochs)" if epochs is not None else "")
+    per_seed = (card.get("across_seeds") or {}).get("plateau.epochs", {}).get("values") or [plateau["epochs"]]
+    seed = card.get("seed")
+    shown = f"reached{'' if seed is None else f' (seed {seed})'}" if plateau["reached"] else \
+        f"not reached{'' if seed is None else f' (seed {seed})'}: stopped by the cap"
+    return f"{shown}; epochs per seed {', '.join(f'{e:g}' for e in per_seed)}"
+
+
 @st.cache_data(show_spinner=False)
 def load_card(variant: str) -> dict | None:
     return read_card(_paths(variant)[1])

@@ -10,7 +10,8 @@ import streamlit as st
 
 from analysis.localisation import box_mass
 from models.cards import across_seeds_text
-from ui.captioning import VARIANT_TITLES, CaptionInput, caption_or_reason, load_card, noun_item, train_command
+from ui.captioning import (VARIANT_TITLES, CaptionInput, caption_or_reason, load_card, noun_item, plateau_text,
+                           train_command)
 from ui.widgets import clamp_choice
 from viz.captioning import curve_figure, strip_figure, word_figure
 
@@ -81,6 +82,7 @@ def card_row(variant: str) -> dict:
             "attention correctness (test)": across_seeds_text(card, "metrics.attention_correctness",
                                                               metrics.get("attention_correctness")),
             "uniform map (chance)": None if uniform is None else f"{uniform:.3f}",
+            "validation plateau": plateau_text(card) if card else None,
             "λ (doubly stochastic)": card.get("hyperparameters", {}).get("lambda_ds"),
             "training time (s)": card.get("training_time_s"),
             "command": card.get("made_by")}

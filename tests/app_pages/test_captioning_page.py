@@ -121,3 +121,15 @@ def test_damaged_weights_are_a_message(tmp_path, monkeypatch):
     if at.selectbox(key="cap_upload_source").value == "Upload a file":
         pytest.skip("no bundled sample photo to feed the damaged model")
     assert any("could not be loaded" in e.value for e in at.error)
+
+
+def test_plateau_text_reads_the_card():
+    from ui.captioning import plateau_text
+
+    assert plateau_text({"hyperparameters": {"epochs_completed": 8.0}}) == "no plateau rule (fixed 8 epochs)"
+    assert plateau_text({}) == "no plateau rule"
+    card = {"seed": 0, "plateau": {"reached": True, "epochs": 14.0},
+            "across_seeds": {"plateau.epochs": {"mean": 15.0, "sd": 1.0, "values": [14.0, 16.0, 15.0]}}}
+    assert plateau_text(card) == "reached (seed 0); epochs per seed 14, 16, 15"
+    assert plateau_text({"seed": 2, "plateau": {"reached": False, "epochs": 30.0}}) == \
+        "not reached (seed 2): stopped by the cap; epochs per seed 30"
