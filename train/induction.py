@@ -54,7 +54,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -64,10 +63,10 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from analysis.head_roles import PROBE_SEEDS, PROBE_TOKENS as PROBE_N, chance, measure_roles
-from models.device import describe_device
 from train.cards import run_facts, write_card
 from train.checkpoint import restore_checkpoint, save_checkpoint
 from train.options import add_run_options, start_run
+from train.sittings import Sittings, command_line
 
 BOS, EOS, PAD = "<|bos|>", "<|eos|>", "<|pad|>"
 ICL_EARLY = range(16, 32)      # token positions averaged for the early loss
@@ -402,16 +401,14 @@ def main(argv: list[str] | None = None) -> int:
                                              "warmup", "clip", "beta2", "steps", "repeat", "repeat_kind", "layout",
                                              "min_span", "max_span", "short_span", "short_steps", "max_gap", "seed")}
     ckpt = args.checkpoints / f"{name}.pt"
-    history, sittings, step, trained_s = [], [], 0, 0.0
+    history, earlier, step, trained_s = [], [], 0, 0.0
     state = restore_checkpoint(ckpt, device, expect={"recipe": recipe}, model=model, opt=opt) if args.resume else None
     if state is not None:
         step, trained_s = state["step"], state["trained_s"]
-        history, sittings = list(state["history"]), list(state["sittings"])
+        history, earlier = list(state["history"]), state["sittings"]
         gen.set_state(state["generator"])
         print(f"resumed {ckpt} at step {step}")
-    sittings.append({"command": "python -m train induction " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
-                     "from_step": step, "device": describe_device(device), "threads": torch.get_num_threads()})
-    sitting_t0 = time.time()
+    sittings = Sittings(earlier, command_line("python -m train induction", argv or sys.argv[1:]), step, device)
 
     def probe(window_loss: float | None) -> None:
         icl, dev_loss = icl_score(model, dev)
@@ -454,16 +451,18 @@ def main(argv: list[str] | None = None) -> int:
             trained_s += time.time() - tic
             probe(sum(window) / len(window))
             window = []
-            sittings[-1].update(to_step=step, minutes=round((time.time() - sitting_t0) / 60, 1))
             save_checkpoint(ckpt, {"model": model, "opt": opt}, step=step, trained_s=trained_s, recipe=recipe,
-                            history=history, sittings=sittings, generator=gen.get_state())
+                            history=history, sittings=sittings.at_checkpoint(step), generator=gen.get_state())
             tic = time.time()
     bar.close()
     if step < args.steps:
+        # the sitting ends here, so its steps since the last probe are kept, not trained again
+        trained_s += time.time() - tic
+        save_checkpoint(ckpt, {"model": model, "opt": opt}, step=step, trained_s=trained_s, recipe=recipe,
+                        history=history, sittings=sittings.end(step), generator=gen.get_state())
         print(f"stopped at step {step} of {args.steps}; python -m train induction ... --resume continues")
         return 0
-    sittings[-1].update(to_step=step, minutes=round((time.time() - sitting_t0) / 60, 1))
-    card = make_card(name, args, model, tokenizer, len(train_ids), len(dev), history, sittings,
+    card = make_card(name, args, model, tokenizer, len(train_ids), len(dev), history, sittings.end(step),
                      run_facts(args, device, trained_s), recipe)
     if args.layers > 1:
         control = args.out / "induction-1l.json"

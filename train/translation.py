@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -51,6 +50,7 @@ from train.cards import run_facts, write_card
 from train.checkpoint import restore_checkpoint, save_checkpoint
 from train.options import add_run_options, start_run
 from train.plateau import plateaued
+from train.sittings import Sittings, command_line
 
 MAX_TRAIN_PIECES = 120
 
@@ -345,7 +345,7 @@ def main(argv=None) -> None:
     tag = args.arch if not args.tsv else f"{args.arch}-{Path(args.tsv).stem}"
     ckpt = args.checkpoints / f"translation-{tag}.pt"
     best_ckpt = args.checkpoints / f"translation-{tag}.best.pt"
-    step, epoch, elapsed, history, b_pos, runs, finished = 0, 0, 0.0, [], 0, [], ""
+    step, epoch, elapsed, history, b_pos, earlier, finished = 0, 0, 0.0, [], 0, [], ""
     sitting_start = time.time()
     stateful = {"model": model, "opt": opt, "sched": sched}
     state = (restore_checkpoint(ckpt, device, expect={"config": cfg.to_dict()}, **stateful)
@@ -354,20 +354,20 @@ def main(argv=None) -> None:
         step, epoch, elapsed = state["step"], state["epoch"], state["elapsed"]
         b_pos = state.get("batch_in_epoch", 0)
         history = list(state.get("history", []))
-        runs = list(state.get("runs", []))
+        earlier = state.get("runs", [])
         finished = state.get("finished", "")
-        if runs and "to_step" not in runs[-1]:  # that sitting was stopped between checkpoints
-            runs[-1].update(to_step=step, ended="stopped; resumed from its last checkpoint")
         if finished.startswith("step cap") and step < args.max_steps:
             finished = ""  # a higher cap given: train on
         print(f"resumed {ckpt} at step {step}, {elapsed / 60:.1f} min trained" +
               (f"; training had finished ({finished}): evaluating and exporting" if finished else ""))
 
+    # each invocation that trains is a sitting of its own, so a card says when a model was trained
+    # in several; one resumed only to evaluate a finished run adds none
+    sittings = Sittings(earlier, command_line(prog, argv), step, device, new=not finished)
+
     def checkpoint():
-        if runs and "to_step" not in runs[-1]:  # so a sitting stopped from outside still says how far it got
-            runs[-1].update(last_step=step, minutes=round((time.time() - sitting_start) / 60, 1))
         save_checkpoint(ckpt, stateful, step=step, epoch=epoch, elapsed=elapsed, batch_in_epoch=b_pos,
-                        config=cfg.to_dict(), history=history, runs=runs, finished=finished)
+                        config=cfg.to_dict(), history=history, runs=sittings.at_checkpoint(step), finished=finished)
 
     @torch.inference_mode()
     def dev_loss():
@@ -384,10 +384,6 @@ def main(argv=None) -> None:
         model.train()
         return tot / max(1, n)
 
-    if not finished:
-        # each invocation is recorded, so a card says when a model was trained in several sittings
-        runs.append({"command": prog + " " + " ".join(shlex.quote(a) for a in argv), "from_step": step,
-                     "device": str(device), "threads": torch.get_num_threads(), "minutes": 0.0})
     bar = tqdm(desc=f"train {args.arch}", unit="step", initial=step, disable=bool(finished))
     last_save = time.time()
     window_loss, window_tokens, window_s = 0.0, 0, 0.0
@@ -448,8 +444,7 @@ def main(argv=None) -> None:
             continue
         break
     bar.close()
-    if runs and "to_step" not in runs[-1]:
-        runs[-1].update(to_step=step, minutes=round((time.time() - sitting_start) / 60, 1))
+    runs = sittings.end(step)
     checkpoint()
     if not finished:
         print(f"stopped at step {step} after this sitting's {args.minutes:g} minutes; "
@@ -493,7 +488,7 @@ def main(argv=None) -> None:
         "source": "trained here from scratch by the command in made_by",
         "trained_here": True,
         "page": "Translation",
-        "made_by": prog + " " + " ".join(shlex.quote(a) for a in argv),
+        "made_by": command_line(prog, argv),
         "parameters": n_params,
         "config": cfg.to_dict(),
         "data": data["desc"],

@@ -175,7 +175,8 @@ def test_resume_continues_the_same_run(texts):
     assert [h["step"] for h in resumed["curves"]] == [0, 2, 4, 6]
     assert [h["loss"] for h in resumed["curves"][1:]] == pytest.approx(
         [h["loss"] for h in straight["curves"][1:]], abs=1e-4)
-    assert [s["from_step"] for s in resumed["sittings"]] == [0, 2]
+    assert [(s["from_step"], s["to_step"]) for s in resumed["sittings"]] == [(0, 2), (2, 6)]
+    assert not any("ended" in s or "last_step" in s for s in resumed["sittings"])  # both ended as asked
 
 
 @pytest.mark.parametrize("random_spans", [False, True])
