@@ -32,6 +32,7 @@ from train.cards import run_facts, write_card
 from train.checkpoint import restore_checkpoint, save_checkpoint, save_weights
 from train.options import add_run_options, start_run
 from train.plateau import plateaued
+from train.sittings import Sittings, command_line
 
 PLATEAU_WINDOW = 3      # epochs: the best of the last three ...
 PLATEAU_GAIN = 0.005    # ... must beat the best before them by this much (BLEU-4 on a 0-1 scale)
@@ -81,13 +82,15 @@ def plateau_reached(curve: list[dict], window: int = PLATEAU_WINDOW, min_gain: f
 
 def fit(model, data, *, epochs, batch, lr, lam, seed, device, max_seconds=float("inf"),
         checkpoint: Path | None = None, resume: bool = False, progress: bool = True, val: dict | None = None,
-        plateau_window: int = PLATEAU_WINDOW, plateau_gain: float = PLATEAU_GAIN) -> dict:
+        plateau_window: int = PLATEAU_WINDOW, plateau_gain: float = PLATEAU_GAIN,
+        command: str = "train.captioning.fit") -> dict:
     """Train in place for at most ``epochs`` epochs. Batch order of epoch e is
     ``default_rng([seed, e])``, so a resumed run sees the same batches as an uninterrupted one
     (it skips the batches already done). With ``val``, every finished epoch adds a point to the
     learning curve (the epoch's mean training loss and NLL per word; BLEU-4, attention
     correctness and its uniform level on the validation scenes), kept in the checkpoint across
-    resumed runs, and training stops early at the plateau (``plateau_reached``)."""
+    resumed runs, and training stops early at the plateau (``plateau_reached``). Each sitting
+    (``command``, steps from-to, device, minutes) is kept in the checkpoint and returned."""
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     start_epoch, start_batch, elapsed, steps, curve = 0, 0, 0.0, 0, []
@@ -106,9 +109,13 @@ def fit(model, data, *, epochs, batch, lr, lam, seed, device, max_seconds=float(
     at_plateau = val is not None and plateau_reached(curve, plateau_window, plateau_gain)
     epochs_done = start_epoch
 
-    def save(epoch, batch_index):
+    sittings = Sittings(state.get("sittings") if state else None, command, steps, device,
+                        new=start_epoch < epochs and not at_plateau)
+
+    def save(epoch, batch_index, last=False):
         save_checkpoint(checkpoint, {"model": model, "opt": opt}, epoch=epoch, batch=batch_index,
-                        elapsed=elapsed, steps=steps, curve=curve, epoch_sums=sums)
+                        elapsed=elapsed, steps=steps, curve=curve, epoch_sums=sums,
+                        sittings=sittings.end(steps) if last else sittings.at_checkpoint(steps))
 
     for epoch in range(start_epoch, epochs):
         if at_plateau:      # a resumed run that had already stopped at its plateau trains no more
@@ -137,10 +144,11 @@ def fit(model, data, *, epochs, batch, lr, lam, seed, device, max_seconds=float(
             if elapsed + time.perf_counter() - t0 >= max_seconds:
                 elapsed += time.perf_counter() - t0
                 stopped_by_cap = True
-                save(epoch, b + 1)
+                save(epoch, b + 1, last=True)
                 print(f"wall-clock cap reached after {elapsed:.0f} s ({steps} steps)")
                 return {"elapsed_s": elapsed, "steps": steps, "stopped_by_cap": True, **last,
-                        "epochs_completed": epoch + (b + 1) / len(chunks), "curve": curve, "at_plateau": False}
+                        "epochs_completed": epoch + (b + 1) / len(chunks), "curve": curve, "at_plateau": False,
+                        "sittings": sittings.end(steps)}
         elapsed += time.perf_counter() - t0
         if val is not None:
             scores = evaluate(model, val, device=device)
@@ -156,9 +164,10 @@ def fit(model, data, *, epochs, batch, lr, lam, seed, device, max_seconds=float(
                       f"gained {plateau_gain} over the last {plateau_window} epochs")
         sums = {"loss": 0.0, "nll": 0.0, "n": 0}
         epochs_done = epoch + 1
-        save(epoch + 1, 0)
+        save(epoch + 1, 0, last=at_plateau or epoch + 1 == epochs)
     return {"elapsed_s": elapsed, "steps": steps, "stopped_by_cap": stopped_by_cap, **last,
-            "epochs_completed": float(epochs_done), "curve": curve, "at_plateau": at_plateau}
+            "epochs_completed": float(epochs_done), "curve": curve, "at_plateau": at_plateau,
+            "sittings": sittings.end(steps)}
 
 
 @torch.inference_mode()
@@ -222,7 +231,7 @@ def main(argv) -> int:
     model = ShowAttendTell(args.variant, VOCAB, MAX_LEN)
     stats = fit(model, train, epochs=args.epochs, batch=args.batch, lr=args.lr, lam=lam, seed=args.seed,
                 device=device, max_seconds=args.max_minutes * 60, checkpoint=args.checkpoints / f"{name}.pt",
-                resume=args.resume, val=val)
+                resume=args.resume, val=val, command=command_line("python -m train captioning", argv))
     t_eval = time.perf_counter()
     val_metrics = evaluate(model, val, device=device)
     metrics = evaluate(model, test, device=device)
@@ -266,6 +275,7 @@ def main(argv) -> int:
                     "uniform": round(metrics["attention_correctness_uniform_reference"], 4)},
         "curve": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in point.items()}
                   for point in stats["curve"]],
+        "sittings": stats["sittings"],
         "plateau": {"reached": bool(stats["at_plateau"]), "epochs": round(stats["epochs_completed"], 2),
                     "rule": f"stopped when, for validation BLEU-4 and for validation attention correctness "
                             f"both, the best of the last {PLATEAU_WINDOW} epochs beats the best before them by "

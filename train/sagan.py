@@ -38,6 +38,7 @@ from train.cards import run_facts, write_card
 from train.checkpoint import restore_checkpoint, save_checkpoint, save_weights
 from train.gan_quality import JUDGE_NAME, as_items, judge_card, load_judge, real_floor, sample_quality
 from train.options import add_run_options, start_run
+from train.sittings import Sittings, command_line
 
 VARIANTS = {"sagan": "sagan", "no_attention": "gan_no_attention"}   # variant -> card and weights name
 PLATEAU_EVALS = 3          # compare the best of the last three evaluations ...
@@ -73,11 +74,12 @@ def plateaued(fids: list[float]) -> bool:
 
 def train_gan(gan: SAGAN, images: np.ndarray, *, steps, batch, lr_g, lr_d, seed, device,
               checkpoint: Path | None = None, resume=False, checkpoint_every=250, progress=True,
-              evaluate=None, eval_every: int = 0) -> dict:
+              evaluate=None, eval_every: int = 0, command: str = "train.sagan.train_gan") -> dict:
     """Hinge-loss training on uint8 (N, 28, 28) images. With ``evaluate`` (generator -> dict
     with "fid"), every ``eval_every`` steps adds a point to the curve and training stops at
     the FID plateau; ``gan`` then holds the weights of the best evaluation. Returns losses,
-    timing, the curve and the steps run."""
+    timing, the curve, the steps run and each sitting (``command``, steps from-to, device,
+    minutes), kept in the checkpoint across resumes."""
     gan.to(device).train()
     G, D = gan.generator, gan.discriminator
     opt_g = torch.optim.Adam(G.parameters(), lr=lr_g, betas=(0.0, 0.9))
@@ -88,13 +90,17 @@ def train_gan(gan: SAGAN, images: np.ndarray, *, steps, batch, lr_g, lr_d, seed,
         start, elapsed = int(state["step"]), float(state["elapsed"])
         curve, best, stopped = list(state.get("curve", [])), state.get("best"), state.get("stopped")
         print(f"resumed from {checkpoint} at step {start} ({elapsed:.0f} s so far)")
+    sittings = Sittings(state.get("sittings") if state else None, command, start, device,
+                        new=stopped is None and start < steps)
     data = as_items(images)
     history: list[tuple[float, float]] = []
     t0 = time.perf_counter()
 
     def save(done):
+        last = done == steps or stopped is not None
         save_checkpoint(checkpoint, {"gan": gan, "opt_g": opt_g, "opt_d": opt_d}, step=done,
-                        elapsed=elapsed + time.perf_counter() - t0, curve=curve, best=best, stopped=stopped)
+                        elapsed=elapsed + time.perf_counter() - t0, curve=curve, best=best, stopped=stopped,
+                        sittings=sittings.end(done) if last else sittings.at_checkpoint(done))
 
     bar = tqdm(range(start, steps), initial=start, total=steps, desc=f"gan ({'attention' if gan.attention else 'none'})",
                disable=not progress or stopped is not None, file=sys.stdout, mininterval=5.0)
@@ -149,7 +155,7 @@ def train_gan(gan: SAGAN, images: np.ndarray, *, steps, batch, lr_g, lr_d, seed,
     tail = np.array(history[-200:]) if history else np.full((1, 2), np.nan)
     return {"elapsed_s": elapsed, "d_loss_last200": float(tail[:, 0].mean()), "g_loss_last200": float(tail[:, 1].mean()),
             "curve": curve, "steps_run": steps_run, "best_step": best["step"] if best else steps_run,
-            "stopped": stopped or {"step": steps_run, "why": "the step cap"}}
+            "stopped": stopped or {"step": steps_run, "why": "the step cap"}, "sittings": sittings.end(steps_run)}
 
 
 DESCRIPTION = {
@@ -178,7 +184,7 @@ def main(argv) -> int:
                       lr_d=args.lr_d, seed=args.seed, device=device,
                       checkpoint=args.checkpoints / f"{name}.pt", resume=args.resume,
                       checkpoint_every=args.checkpoint_every, evaluate=evaluate if args.eval_every else None,
-                      eval_every=args.eval_every)
+                      eval_every=args.eval_every, command=command_line("python -m train sagan", argv))
     gan.eval()
     t0 = time.perf_counter()
     quality = sample_quality(gan.generator, judge, real.to(device), args.final_samples, seed=2024, device=device)
@@ -216,6 +222,7 @@ def main(argv) -> int:
         "steps_run": stats["steps_run"],
         "weights_from_step": stats["best_step"],
         "stopped": stats["stopped"],
+        "sittings": stats["sittings"],
         "d_loss_last200": round(stats["d_loss_last200"], 4),
         "g_loss_last200": round(stats["g_loss_last200"], 4),
         "quality": {

@@ -36,6 +36,7 @@ from models.weights import read_card
 from train.cards import run_facts, write_card
 from train.checkpoint import restore_checkpoint, save_checkpoint, save_weights
 from train.options import add_run_options, start_run
+from train.sittings import Sittings, command_line
 
 
 
@@ -74,10 +75,12 @@ def as_input(images: np.ndarray, device) -> torch.Tensor:
 
 
 def fit(model, images, labels, *, epochs, batch, lr, seed, device, checkpoint: Path | None = None,
-        resume: bool = False, progress: bool = True, val: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+        resume: bool = False, progress: bool = True, val: tuple[np.ndarray, np.ndarray] | None = None,
+        command: str = "train.spatial.fit") -> dict:
     """Train in place; returns {"epochs_completed", "elapsed_s", "last_train_loss",
-    "last_train_accuracy", "images_per_s", "curve"}: one curve point per epoch (train loss and
-    accuracy, and the accuracy on ``val`` = (images, labels) when given).
+    "last_train_accuracy", "images_per_s", "curve", "sittings"}: one curve point per epoch (train
+    loss and accuracy, and the accuracy on ``val`` = (images, labels) when given), and each
+    sitting (``command``, steps from-to, device, minutes) kept in the checkpoint across resumes.
 
     Batch order of epoch e is ``default_rng([seed, e])``: a resumed run sees the same
     batches as an uninterrupted one.
@@ -99,6 +102,8 @@ def fit(model, images, labels, *, epochs, batch, lr, seed, device, checkpoint: P
         start_epoch, elapsed = int(state["epoch"]), float(state["elapsed"])
         curve = list(state.get("curve", []))
         print(f"resumed from {checkpoint} after epoch {start_epoch} ({elapsed:.0f} s so far)")
+    sittings = Sittings(state.get("sittings") if state else None, command, start_epoch * steps_per_epoch, device,
+                        new=start_epoch < epochs)
     loss_avg = acc_avg = float("nan")
     for epoch in range(start_epoch, epochs):
         model.train()
@@ -131,12 +136,14 @@ def fit(model, images, labels, *, epochs, batch, lr, seed, device, checkpoint: P
             point["val_accuracy"] = round(accuracy(model, *val, device=device), 4)
             model.train()
         curve.append(point)
+        step = (epoch + 1) * steps_per_epoch
         save_checkpoint(checkpoint, {"model": model, "opt": opt, "sched": sched},
-                        epoch=epoch + 1, elapsed=elapsed, curve=curve, schedule=schedule)
+                        epoch=epoch + 1, elapsed=elapsed, curve=curve, schedule=schedule,
+                        sittings=sittings.end(step) if epoch + 1 == epochs else sittings.at_checkpoint(step))
     return {"epochs_completed": epochs, "elapsed_s": elapsed,
             "last_train_loss": loss_avg, "last_train_accuracy": acc_avg,
             "images_per_s": len(images) * (epochs - start_epoch) / max(this_run_s, 1e-9),
-            "curve": curve}
+            "curve": curve, "sittings": sittings.end(epochs * steps_per_epoch)}
 
 
 def accuracy(model, images, labels, *, device, batch: int = 250) -> float:
@@ -438,7 +445,7 @@ def main(argv) -> int:
     stats = fit(model, train["images"], train["labels"], epochs=args.epochs, batch=args.batch,
                 lr=args.lr, seed=args.seed, device=device,
                 checkpoint=args.checkpoints / f"{name}.pt", resume=args.resume,
-                val=val if args.val_scenes else None)
+                val=val if args.val_scenes else None, command=command_line("python -m train spatial", argv))
     t_eval = time.perf_counter()
     metrics = evaluate(model, test["images"], test["labels"], test["boxes"], device=device,
                        probe=args.probe_scenes)
@@ -474,6 +481,7 @@ def main(argv) -> int:
         "images_per_s": round(stats["images_per_s"], 1),
         "curve": {"definition": CURVE_DEFINITION, "points": stats["curve"]},
         "plateau": plateau(stats["curve"]),
+        "sittings": stats["sittings"],
         "test_accuracy": round(metrics["test_accuracy"], 4),
         "test_correct": {"definition": "each test scene's correctness (scene 0 first) as the hex of its packed "
                                        "bits (numpy.packbits); train.spatial.unpack_bits reads it",

@@ -52,9 +52,24 @@ def test_fit_stops_at_the_plateau_and_a_resumed_run_trains_no_more(tmp_path, mon
     again = cap.fit(ShowAttendTell("no_ds", VOCAB, MAX_LEN), _tiny_data(), epochs=10, batch=4, lr=1e-3, lam=0.0,
                     seed=0, device="cpu", checkpoint=ck, resume=True, progress=False, val={})
     assert again["at_plateau"] and again["steps"] == 8 and again["epochs_completed"] == 4.0
+    # one sitting trained it; the resumed run at its plateau trained nothing and adds none
+    assert [(r["from_step"], r["to_step"]) for r in stats["sittings"]] == [(0, 8)]
+    assert again["sittings"] == stats["sittings"]
 
 
 def test_fit_without_validation_runs_every_epoch(tmp_path):
     stats = cap.fit(ShowAttendTell("no_ds", VOCAB, MAX_LEN), _tiny_data(), epochs=2, batch=4, lr=1e-3, lam=0.0,
                     seed=0, device="cpu", checkpoint=tmp_path / "c.pt", progress=False)
     assert not stats["at_plateau"] and stats["epochs_completed"] == 2.0 and stats["steps"] == 4
+    assert [(r["from_step"], r["to_step"]) for r in stats["sittings"]] == [(0, 4)]
+
+
+def test_a_run_stopped_by_its_clock_resumes_in_a_second_sitting(tmp_path):
+    ck = tmp_path / "c.pt"
+    first = cap.fit(ShowAttendTell("no_ds", VOCAB, MAX_LEN), _tiny_data(), epochs=2, batch=4, lr=1e-3, lam=0.0,
+                    seed=0, device="cpu", checkpoint=ck, progress=False, max_seconds=0.0, command="first")
+    assert first["stopped_by_cap"] and first["steps"] == 1
+    again = cap.fit(ShowAttendTell("no_ds", VOCAB, MAX_LEN), _tiny_data(), epochs=2, batch=4, lr=1e-3, lam=0.0,
+                    seed=0, device="cpu", checkpoint=ck, resume=True, progress=False, command="second")
+    assert again["steps"] == 4 and [(r["command"], r["from_step"], r["to_step"], r.get("ended"))
+                                    for r in again["sittings"]] == [("first", 0, 1, None), ("second", 1, 4, None)]

@@ -102,6 +102,10 @@ def test_fit_draws_a_validation_curve_that_survives_resume(tmp_path, monkeypatch
     again = fit(model, images[:48], labels[:48], epochs=3, batch=16, lr=1e-2, seed=0, device="cpu",
                 checkpoint=ckpt, resume=True, progress=False, val=val)
     assert [p["epoch"] for p in again["curve"]] == [1, 2, 3]
+    # the first sitting died after epoch 2's checkpoint: closed there, and the second trained epoch 3
+    assert [(r["from_step"], r["to_step"], r.get("ended")) for r in first["sittings"]] == [(0, 9, None)]
+    assert [(r["from_step"], r["to_step"], r.get("ended")) for r in again["sittings"]] == [
+        (0, 6, "stopped; resumed from its last checkpoint"), (6, 9, None)]
     assert again["curve"][0]["train_loss"] == 123.0  # read from the checkpoint, not retrained
     assert again["curve"][2]["train_loss"] == pytest.approx(first["curve"][2]["train_loss"], abs=1e-3)
     # The last point's validation accuracy is the trained model's accuracy on val, counted by hand.
@@ -213,6 +217,13 @@ def test_gan_steps_and_resume(tmp_path):
     assert float(gan.generator.attn.gamma.detach()) != 0.0  # gamma is learned, starts at 0
     state = torch.load(ckpt, weights_only=True)
     assert state["step"] == 3
+    assert [(r["from_step"], r["to_step"]) for r in out["sittings"]] == [(0, 3)] == \
+        [(r["from_step"], r["to_step"]) for r in state["sittings"]]
+    # a longer cap resumes from step 3 in a second sitting
+    more = train_gan(gan, images, steps=5, batch=4, lr_g=1e-4, lr_d=4e-4, seed=0, device="cpu",
+                     checkpoint=ckpt, resume=True, checkpoint_every=2, progress=False, command="more")
+    assert [(r["from_step"], r["to_step"]) for r in more["sittings"]] == [(0, 3), (3, 5)]
+    assert more["sittings"][1]["command"] == "more"
 
 
 def test_dispatcher_rejects_unknown_lab(capsys):
