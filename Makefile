@@ -66,8 +66,8 @@ translation: corpus
 SPATIAL_BY_COST := dnl nl_concat nl_gaussian nl_embedded nl_dot cbam_full cbam_channel baseline
 train-spatial: $(STAMP) data
 	for s in 0 1 2 3 4; do nice -n 10 $(PY) -m train experiment spatial --arms $(SPATIAL_BY_COST) --seeds $$s \
-	  --num-cpus 2 -- --epochs 5 || exit 1; done
-	$(PY) -m train experiment spatial --arms $(SPATIAL_BY_COST) --seeds 0 1 2 3 4 --summarise-only -- --epochs 5
+	  --num-cpus 2 -- --epochs 10 || exit 1; done
+	$(PY) -m train experiment spatial --arms $(SPATIAL_BY_COST) --seeds 0 1 2 3 4 --summarise-only -- --epochs 10
 
 # The judge of the GANs' samples first (a few minutes), then SAGAN and the same GAN without
 # attention on three seeds each (trial records in assets/experiments/sagan/).
