@@ -10,8 +10,8 @@ import streamlit as st
 
 from analysis.localisation import box_mass
 from models.cards import across_seeds_text
-from ui.captioning import (VARIANT_TITLES, CaptionInput, caption_or_reason, load_card, noun_item, plateau_text,
-                           train_command)
+from ui.captioning import (VARIANT_TITLES, CaptionInput, caption_or_reason, load_card, noun_item, penalty_effect,
+                           plateau_text, train_command)
 from ui.widgets import clamp_choice
 from viz.captioning import curve_figure, strip_figure, word_figure
 
@@ -136,6 +136,9 @@ def show_variants(variants: list[str], inp: CaptionInput, beam: int, result: dic
                             key=f"cap_cmp_{variant}", config=NO_BAR)
     st.markdown("**Model cards** (assets/captioning_*.json, numbers written by the training command)")
     st.dataframe(pd.DataFrame([card_row(v) for v in shown]), hide_index=True)
+    effect = penalty_effect(load_card("full") or {}, load_card("no_ds") or {})
+    if effect:
+        st.markdown(effect)
     show_curves(shown)
     definition = (load_card("full") or {}).get("test", {}).get("attention_correctness_definition")
     if definition:

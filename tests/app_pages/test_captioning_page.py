@@ -133,3 +133,26 @@ def test_plateau_text_reads_the_card():
     assert plateau_text(card) == "reached (seed 0); epochs per seed 14, 16, 15"
     assert plateau_text({"seed": 2, "plateau": {"reached": False, "epochs": 30.0}}) == \
         "not reached (seed 2): stopped by the cap; epochs per seed 30"
+
+
+def test_penalty_effect_is_the_seed_by_seed_difference_of_the_two_cards():
+    from scipy.stats import ttest_1samp
+
+    from ui.captioning import penalty_effect
+
+    def card(ac, bleu, seeds=(0, 1, 2)):
+        return {"seeds": list(seeds), "hyperparameters": {"lambda_ds": 0.1}, "metrics": {"uniform": 0.13},
+                "across_seeds": {"metrics.attention_correctness": {"values": ac}, "metrics.bleu4": {"values": bleu}}}
+
+    full, no_ds = card([0.3, 0.5, 0.6], [0.6, 0.5, 0.7]), card([0.6, 0.6, 0.65], [0.62, 0.45, 0.7])
+    # attention correctness: d = (-0.3, -0.1, -0.05), mean -0.15, sd (ddof 1) 0.1323; BLEU-4: d = (-0.02, 0.05, 0)
+    p_ac = ttest_1samp([-0.3, -0.1, -0.05], 0.0).pvalue
+    p_bleu = ttest_1samp([-0.02, 0.05, 0.0], 0.0).pvalue
+    text = penalty_effect(full, no_ds)
+    assert f"attention correctness -0.150 ± 0.132 (the full model higher on 0 of 3 seeds, paired t p = {p_ac:.2f})" in text
+    assert f"BLEU-4 +0.010 ± 0.036 (the full model higher on 1 of 3 seeds, paired t p = {p_bleu:.2f})" in text
+    assert "λ = 0.1" in text and "0.130" in text
+    # one seed, or cards over different seeds, say nothing
+    assert penalty_effect(card([0.3], [0.6], seeds=[0]), card([0.6], [0.6], seeds=[0])) is None
+    assert penalty_effect(full, card([0.6, 0.6, 0.65], [0.62, 0.45, 0.7], seeds=(0, 1, 3))) is None
+    assert penalty_effect({}, no_ds) is None
