@@ -315,6 +315,44 @@ def gan_score_rows(cards: dict[str, dict]) -> list[dict]:
     return rows
 
 
+def _per_seed(card: dict, key: str) -> list | None:
+    return ((card.get("across_seeds") or {}).get(f"quality.{key}") or {}).get("values")
+
+
+def gan_comparison(cards: dict[str, dict]) -> str | None:
+    """Zhang et al.'s claim read seed by seed: SAGAN minus the GAN without attention for FID
+    and IS (analysis.paired_tests.across_seeds), and on how many seeds each GAN covers every
+    class with none above a quarter. None unless both cards hold the same seeds (two or more)."""
+    from analysis.paired_tests import across_seeds
+
+    sagan, plain = cards.get("sagan") or {}, cards.get("gan_no_attention") or {}
+    seeds = sagan.get("seeds")
+    if not seeds or len(seeds) < 2 or plain.get("seeds") != seeds:
+        return None
+    diffs = {}
+    for key in ("fid", "inception_score", "largest_class_share", "empty_classes"):
+        a, b = _per_seed(sagan, key), _per_seed(plain, key)
+        if not a or not b or not len(a) == len(b) == len(seeds):
+            return None
+        diffs[key] = (a, b)
+
+    def paired(key, title, better):
+        d = across_seeds(*diffs[key])
+        wins = sum(x > y if better == "higher" else x < y for x, y in zip(*diffs[key]))
+        p = d["t_test_p_value"]
+        return (f"{title} {d['mean_difference']:+.2f} ± {d['sd_difference']:.2f} (SAGAN {better} on {wins} of "
+                f"{d['seeds']} seeds{'' if p is None else f', paired t p = {p:.2f}'})")
+
+    def covering(side):
+        shares, empty = diffs["largest_class_share"][side], diffs["empty_classes"][side]
+        return sum(s <= 0.25 and e == 0 for s, e in zip(shares, empty))
+
+    return (f"SAGAN minus the same GAN without attention, seed by seed: {paired('fid', 'FID', 'lower')}; "
+            f"{paired('inception_score', 'Inception Score', 'higher')}. Every class present and none above 25 %: "
+            f"SAGAN on {covering(0)} of {len(seeds)} seeds, without attention on {covering(1)}. Zhang et al. "
+            "report that the attention layer lowers FID and raises IS (their table 1).")
+
+
 def show_gan_scores(cards: dict[str, dict]) -> None:
     if not any(isinstance(c.get("quality"), dict) for c in cards.values()):
         st.caption("No sample-quality numbers in these cards yet: retrain with `python -m train sagan`.")
@@ -324,6 +362,9 @@ def show_gan_scores(cards: dict[str, dict]) -> None:
     st.caption("Scores of 10,000 samples against the 10,000 real test images, judged by the project's own item "
                f"classifier, {judge}. A GAN that covers the data has every class near 10 % and none "
                "above 25 %.")
+    comparison = gan_comparison(cards)
+    if comparison:
+        st.markdown(comparison)
     histograms = {GANS.get(n, n): c["class_histogram"] for n, c in cards.items() if c.get("class_histogram")}
     chance = real_floor(cards)
     if chance.get("class_histogram_real"):

@@ -287,3 +287,27 @@ def test_against_baseline_text_and_the_real_floor():
     assert against_baseline_text(card) == "-0.012 (1 seed)"  # no spread to show on one seed
     assert views.real_floor({"a": {}, "b": {"chance": {"fid_real_vs_real": 3.0}}}) == {"fid_real_vs_real": 3.0}
     assert views.real_floor({"a": {"chance": "n/a"}}) == {}
+
+
+def test_gan_comparison_reads_both_cards_seed_by_seed():
+    from scipy.stats import ttest_1samp
+
+    from ui.spatial_views import gan_comparison
+
+    def card(fid, iscore, largest, empty, seeds=(0, 1, 2)):
+        spread = {"fid": fid, "inception_score": iscore, "largest_class_share": largest, "empty_classes": empty}
+        return {"seeds": list(seeds), "across_seeds": {f"quality.{k}": {"values": v} for k, v in spread.items()}}
+
+    sagan = card([30.0, 50.0, 40.0], [6.0, 5.0, 5.5], [0.2, 0.3, 0.24], [0, 0, 1])
+    plain = card([40.0, 45.0, 60.0], [5.0, 5.5, 5.0], [0.22, 0.2, 0.4], [0, 0, 2])
+    text = gan_comparison({"sagan": sagan, "gan_no_attention": plain})
+    # FID differences (-10, 5, -20): mean -8.33, sd 12.58, SAGAN lower on seeds 0 and 2
+    p_fid = ttest_1samp([-10.0, 5.0, -20.0], 0.0).pvalue
+    assert f"FID -8.33 ± 12.58 (SAGAN lower on 2 of 3 seeds, paired t p = {p_fid:.2f})" in text
+    # IS differences (1, -0.5, 0.5): SAGAN higher on 2 of 3
+    assert "Inception Score +0.33 ± 0.76 (SAGAN higher on 2 of 3 seeds" in text
+    # coverage: SAGAN seed 0 only (seed 1 has 30 %, seed 2 an empty class); plain seeds 0 and 1
+    assert "SAGAN on 1 of 3 seeds, without attention on 2" in text
+    assert gan_comparison({"sagan": sagan}) is None
+    assert gan_comparison({"sagan": sagan, "gan_no_attention": card([1.0, 2.0], [1.0, 1.0], [0.1, 0.1], [0, 0],
+                                                                    seeds=(0, 1))}) is None
