@@ -43,3 +43,16 @@ def across_seeds(a_accuracy: list[float], b_accuracy: list[float]) -> dict:
     if len(d) > 1 and np.ptp(d) > 1e-12:
         out["t_test_p_value"] = float(ttest_rel(a, b).pvalue)
     return out
+
+
+def seed_difference_text(a: list[float], b: list[float], title: str, who: str, better: str = "higher",
+                         digits: int = 3) -> str:
+    """One number's A - B over seeds as a sentence part: "title +d ± sd (WHO better on k of n
+    seeds, paired t p = ...)", where ``better`` ("higher" or "lower") says which way A wins."""
+    if better not in ("higher", "lower"):
+        raise ValueError(f"better must be 'higher' or 'lower', not {better!r}")
+    d = across_seeds(a, b)
+    wins = d["a_better_on"] if better == "higher" else sum(x < y for x, y in zip(a, b))
+    p = d["t_test_p_value"]
+    return (f"{title} {d['mean_difference']:+.{digits}f} ± {d['sd_difference']:.{digits}f} ({who} {better} on "
+            f"{wins} of {d['seeds']} seeds{'' if p is None else f', paired t p = {p:.2f}'})")

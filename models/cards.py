@@ -57,10 +57,36 @@ def card_summary(card: dict) -> dict:
     }
 
 
+def seed_spread(card: dict, path: str) -> dict:
+    """{"mean", "sd", "values"} of one number over the seeds a card summarises (``across_seeds``,
+    written by python -m train experiment, keyed by the number's dotted path); {} when absent."""
+    return (card.get("across_seeds") or {}).get(path) or {}
+
+
+def seed_values(card: dict, path: str) -> list | None:
+    """The per-seed values of one number, in seed order; None when the card has none."""
+    return seed_spread(card, path).get("values") or None
+
+
+def paired_seed_values(a: dict, b: dict, paths) -> dict[str, tuple[list, list]] | None:
+    """For each dotted path, (A's values, B's values) seed by seed: only when both cards summarise
+    the same seeds, two or more, and hold every path on every seed; else None (no paired reading)."""
+    seeds = a.get("seeds")
+    if not seeds or len(seeds) < 2 or b.get("seeds") != seeds:
+        return None
+    pairs = {}
+    for path in paths:
+        x, y = seed_values(a, path), seed_values(b, path)
+        if not x or not y or not len(x) == len(y) == len(seeds):
+            return None
+        pairs[path] = (x, y)
+    return pairs
+
+
 def across_seeds_text(card: dict, path: str, value) -> str | None:
     """A card's number as text: "mean ± sd (n seeds)" when the card summarises several seeds
     (``across_seeds``, written by python -m train experiment), else the one value."""
-    spread = (card.get("across_seeds") or {}).get(path)
+    spread = seed_spread(card, path)
     if spread and len(spread.get("values", [])) > 1:
         return f"{spread['mean']:.3f} ± {spread['sd']:.3f} ({len(spread['values'])} seeds)"
     return None if value is None else f"{float(value):.3f}"

@@ -5,7 +5,7 @@ so the page's table and ``python -m train spatial --report`` cannot disagree.
 
 from __future__ import annotations
 
-from models.cards import across_seeds_text
+from models.cards import across_seeds_text, seed_values
 
 # The plateau rule of train/spatial.py: the last epoch's validation accuracy less than this
 # above the best epoch before it.
@@ -60,8 +60,7 @@ def against_baseline_text(card: dict) -> str | None:
 
 def plateau_seeds(card: dict) -> tuple[int, int]:
     """How many of the card's seeds met the plateau rule, out of how many."""
-    gains = (card.get("across_seeds") or {}).get("plateau.last_epoch_gain", {}).get("values")
-    gains = gains or [card.get("plateau", {}).get("last_epoch_gain")]
+    gains = seed_values(card, "plateau.last_epoch_gain") or [card.get("plateau", {}).get("last_epoch_gain")]
     return sum(g is not None and g < PLATEAU_GAIN for g in gains), len(gains)
 
 

@@ -22,6 +22,7 @@ from corpora.captions import MAX_LEN, NOUNS, VOCAB, captioned_scene
 from models.device import pick_device
 from corpora.fashion import DatasetMissing
 from models.show_attend_tell import MODES, ShowAttendTell
+from models.cards import paired_seed_values, seed_values
 from models.weights import load_weights, read_card
 from ui.spatial import assets_dir, upload_to_input
 from ui.loads import logged_load
@@ -71,7 +72,7 @@ def plateau_text(card: dict) -> str:
     if not plateau:
         epochs = card.get("hyperparameters", {}).get("epochs_completed")
         return "no plateau rule" + (f" (fixed {epochs:g} epochs)" if epochs is not None else "")
-    per_seed = (card.get("across_seeds") or {}).get("plateau.epochs", {}).get("values") or [plateau["epochs"]]
+    per_seed = seed_values(card, "plateau.epochs") or [plateau["epochs"]]
     seed = card.get("seed")
     shown = f"reached{'' if seed is None else f' (seed {seed})'}" if plateau["reached"] else \
         f"not reached{'' if seed is None else f' (seed {seed})'}: stopped by the cap"
@@ -82,22 +83,13 @@ def penalty_effect(full: dict, no_ds: dict) -> str | None:
     """What the doubly stochastic term does here, in numbers: the full model minus the one
     trained without it, seed by seed (analysis.paired_tests.across_seeds), for attention
     correctness and BLEU-4, beside the uniform map. None unless both cards hold the same seeds."""
-    from analysis.paired_tests import across_seeds
+    from analysis.paired_tests import seed_difference_text
 
-    seeds = full.get("seeds")
-    if not seeds or len(seeds) < 2 or no_ds.get("seeds") != seeds:
+    titles = {"metrics.attention_correctness": "attention correctness", "metrics.bleu4": "BLEU-4"}
+    pairs = paired_seed_values(full, no_ds, titles)
+    if pairs is None:
         return None
-    parts = []
-    for path, title in (("metrics.attention_correctness", "attention correctness"), ("metrics.bleu4", "BLEU-4")):
-        a = (full.get("across_seeds") or {}).get(path, {}).get("values")
-        b = (no_ds.get("across_seeds") or {}).get(path, {}).get("values")
-        if not a or not b or len(a) != len(b):
-            return None
-        d = across_seeds(a, b)
-        p = d["t_test_p_value"]
-        parts.append(f"{title} {d['mean_difference']:+.3f} ± {d['sd_difference']:.3f} "
-                     f"(the full model higher on {d['a_better_on']} of {d['seeds']} seeds"
-                     f"{'' if p is None else f', paired t p = {p:.2f}'})")
+    parts = [seed_difference_text(a, b, titles[path], "the full model") for path, (a, b) in pairs.items()]
     lam = full.get("hyperparameters", {}).get("lambda_ds")
     uniform = full.get("metrics", {}).get("uniform")
     return (f"What the doubly stochastic term (λ = {lam:g}) does here, full model minus the one trained "

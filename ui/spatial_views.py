@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from models.cards import across_seeds_text
+from models.cards import across_seeds_text, paired_seed_values, seed_spread
 from models.spatial_cards import (FEATURE_ENERGY_MAP, PLATEAU_GAIN, against_baseline_text, attention_maps,
                                   localisation_text, query_independence_text)
 from ui.widgets import keep_query, shared_query
@@ -188,7 +188,7 @@ def query_independence_rows(archs: list[str]) -> list[dict]:
         card = load_card(a) or {}
         qi = card.get("query_independence", {})
         for name, value in qi.get("score", {}).items():
-            spread = (card.get("across_seeds") or {}).get(f"query_independence.score.{name}") or {}
+            spread = seed_spread(card, f"query_independence.score.{name}")
             seeds = len(spread.get("values", [])) or 1
             rows.append({"model": ARCH_TITLES[a], "map": name,
                          "query independence": float(spread.get("mean", value)),
@@ -315,42 +315,29 @@ def gan_score_rows(cards: dict[str, dict]) -> list[dict]:
     return rows
 
 
-def _per_seed(card: dict, key: str) -> list | None:
-    return ((card.get("across_seeds") or {}).get(f"quality.{key}") or {}).get("values")
-
-
 def gan_comparison(cards: dict[str, dict]) -> str | None:
     """Zhang et al.'s claim read seed by seed: SAGAN minus the GAN without attention for FID
     and IS (analysis.paired_tests.across_seeds), and on how many seeds each GAN covers every
     class with none above a quarter. None unless both cards hold the same seeds (two or more)."""
-    from analysis.paired_tests import across_seeds
+    from analysis.paired_tests import seed_difference_text
 
-    sagan, plain = cards.get("sagan") or {}, cards.get("gan_no_attention") or {}
-    seeds = sagan.get("seeds")
-    if not seeds or len(seeds) < 2 or plain.get("seeds") != seeds:
+    keys = ("fid", "inception_score", "largest_class_share", "empty_classes")
+    pairs = paired_seed_values(cards.get("sagan") or {}, cards.get("gan_no_attention") or {},
+                               [f"quality.{k}" for k in keys])
+    if pairs is None:
         return None
-    diffs = {}
-    for key in ("fid", "inception_score", "largest_class_share", "empty_classes"):
-        a, b = _per_seed(sagan, key), _per_seed(plain, key)
-        if not a or not b or not len(a) == len(b) == len(seeds):
-            return None
-        diffs[key] = (a, b)
-
-    def paired(key, title, better):
-        d = across_seeds(*diffs[key])
-        wins = sum(x > y if better == "higher" else x < y for x, y in zip(*diffs[key]))
-        p = d["t_test_p_value"]
-        return (f"{title} {d['mean_difference']:+.2f} ± {d['sd_difference']:.2f} (SAGAN {better} on {wins} of "
-                f"{d['seeds']} seeds{'' if p is None else f', paired t p = {p:.2f}'})")
+    per_seed = {k: pairs[f"quality.{k}"] for k in keys}
 
     def covering(side):
-        shares, empty = diffs["largest_class_share"][side], diffs["empty_classes"][side]
+        shares, empty = per_seed["largest_class_share"][side], per_seed["empty_classes"][side]
         return sum(s <= 0.25 and e == 0 for s, e in zip(shares, empty))
 
-    return (f"SAGAN minus the same GAN without attention, seed by seed: {paired('fid', 'FID', 'lower')}; "
-            f"{paired('inception_score', 'Inception Score', 'higher')}. Every class present and none above 25 %: "
-            f"SAGAN on {covering(0)} of {len(seeds)} seeds, without attention on {covering(1)}. Zhang et al. "
-            "report that the attention layer lowers FID and raises IS (their table 1).")
+    seeds = len(per_seed["fid"][0])
+    fid = seed_difference_text(*per_seed["fid"], "FID", "SAGAN", "lower", digits=2)
+    inception = seed_difference_text(*per_seed["inception_score"], "Inception Score", "SAGAN", "higher", digits=2)
+    return (f"SAGAN minus the same GAN without attention, seed by seed: {fid}; {inception}. Every class present "
+            f"and none above 25 %: SAGAN on {covering(0)} of {seeds} seeds, without attention on {covering(1)}. "
+            "Zhang et al. report that the attention layer lowers FID and raises IS (their table 1).")
 
 
 def show_gan_scores(cards: dict[str, dict]) -> None:

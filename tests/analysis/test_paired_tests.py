@@ -65,3 +65,23 @@ def test_across_seeds_with_two_seeds_ties_and_constant_differences():
         with pytest.raises(ValueError) as err:
             across_seeds(a, b)
         assert str(err.value) == "need one accuracy per seed for both models"
+
+
+def test_seed_difference_text_counts_wins_in_the_direction_asked():
+    from analysis.paired_tests import seed_difference_text
+
+    fid_a, fid_b = [170.0, 300.0, 250.0], [180.0, 290.0, 260.0]       # A lower on seeds 0 and 2
+    d = np.array(fid_a) - np.array(fid_b)                              # -10, +10, -10
+    sd = np.sqrt(((d - d.mean()) ** 2).sum() / 2)
+    from scipy.stats import t as student
+
+    p = 2 * student.sf(abs(d.mean() / (sd / np.sqrt(3))), df=2)
+    assert seed_difference_text(fid_a, fid_b, "FID", "SAGAN", "lower", digits=2) == \
+        f"FID {d.mean():+.2f} ± {sd:.2f} (SAGAN lower on 2 of 3 seeds, paired t p = {p:.2f})"
+    # higher: the count is of seeds where A is above B (only seed 1 here)
+    assert "(SAGAN higher on 1 of 3 seeds" in seed_difference_text(fid_a, fid_b, "FID", "SAGAN")
+    # the same gain on every seed has no t-test: no p in the text
+    assert seed_difference_text([0.5, 0.6], [0.4, 0.5], "BLEU-4", "the full model") == \
+        "BLEU-4 +0.100 ± 0.000 (the full model higher on 2 of 2 seeds)"
+    with pytest.raises(ValueError):
+        seed_difference_text(fid_a, fid_b, "FID", "SAGAN", "better")
