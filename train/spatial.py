@@ -68,10 +68,24 @@ def batches(n: int, batch: int, rng: np.random.Generator | None = None):
         yield order[start : start + batch]
 
 
-def as_input(images: np.ndarray, device) -> torch.Tensor:
-    """uint8 (B, 64, 64) -> float (B, 1, 64, 64) in [0, 1] on ``device``, channels-last."""
+# oneDNN in torch 2.13.0+cpu corrupts memory (segfault or "double free") in the weight gradient
+# of a channels-last 1x1 convolution with stride 2 and fewer than 8 input channels, on CPUs
+# without AVX-512 (seen on AMD EPYC): a model with such a layer (--width below 8) trains in the
+# default layout instead. Forward passes and wider layers are not affected.
+CHANNELS_LAST_MIN_CHANNELS = 8
+
+
+def memory_format_for(model: torch.nn.Module) -> torch.memory_format:
+    """channels-last, unless the model has a strided 1x1 convolution narrower than oneDNN handles."""
+    narrow = any(isinstance(m, torch.nn.Conv2d) and m.kernel_size == (1, 1) and max(m.stride) > 1
+                 and m.in_channels < CHANNELS_LAST_MIN_CHANNELS for m in model.modules())
+    return torch.contiguous_format if narrow else torch.channels_last
+
+
+def as_input(images: np.ndarray, device, memory_format=torch.channels_last) -> torch.Tensor:
+    """uint8 (B, 64, 64) -> float (B, 1, 64, 64) in [0, 1] on ``device``, channels-last by default."""
     x = torch.from_numpy(np.ascontiguousarray(images)).to(device).float().div_(255.0)[:, None]
-    return x.contiguous(memory_format=torch.channels_last)
+    return x.contiguous(memory_format=memory_format)
 
 
 def fit(model, images, labels, *, epochs, batch, lr, seed, device, checkpoint: Path | None = None,
@@ -87,7 +101,8 @@ def fit(model, images, labels, *, epochs, batch, lr, seed, device, checkpoint: P
     """
     # channels-last lets oneDNN's convolutions skip layout reorders: 1.2x (non-local) to
     # 1.6x (baseline) more images per second on one CPU thread (bench/spatial_training.py).
-    model.to(device, memory_format=torch.channels_last)
+    layout = memory_format_for(model)
+    model.to(device, memory_format=layout)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=5e-4)
     steps_per_epoch = -(-len(images) // batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch,
@@ -114,7 +129,7 @@ def fit(model, images, labels, *, epochs, batch, lr, seed, device, checkpoint: P
         total = correct = 0
         loss_sum = 0.0
         for idx in bar:
-            x = as_input(images[idx], device)
+            x = as_input(images[idx], device, layout)
             y = torch.from_numpy(labels[idx]).to(device)
             logits, _records = model(x)
             loss = F.cross_entropy(logits, y)
@@ -157,7 +172,10 @@ def evaluate(model, images, labels, boxes, *, device, probe: int = 1000, batch: 
     """Test accuracy (and each scene's correctness) on all scenes; on the first ``probe``:
     the pointing game of each map as it is, its sign-aware pointing game and energy in box
     beside their chance levels (analysis/localisation.py), and query independence."""
-    model.eval().to(device, memory_format=torch.channels_last)
+    # the layout fit trained in: converting parameters here, in inference mode, would make
+    # them inference tensors that a later training step cannot use
+    layout = memory_format_for(model)
+    model.eval().to(device, memory_format=layout)
     correct = []
     maps: dict[str, list[np.ndarray]] = {}
     qi: dict[str, list[np.ndarray]] = {}
@@ -166,7 +184,7 @@ def evaluate(model, images, labels, boxes, *, device, probe: int = 1000, batch: 
         store.setdefault(key, []).append(value)
 
     for idx in batches(len(images), batch):
-        x = as_input(images[idx], device)
+        x = as_input(images[idx], device, layout)
         logits, records = model(x)
         correct.append(logits.argmax(1).cpu().numpy() == labels[idx])
         keep = idx[idx < probe]

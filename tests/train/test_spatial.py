@@ -263,3 +263,23 @@ def test_report_prints_each_card_beside_its_chance_levels(tmp_path):
     assert cells[6] == "0.600 (random weights 1.000)" and cells[7] == "1 of 2 seeds"
     assert "plateau (last-epoch gain < 0.005)" in text
     assert "| baseline " not in text                                        # no card, no row
+
+
+def test_narrow_models_train_in_the_default_layout_where_onednn_would_corrupt_memory():
+    import torch
+
+    from models.classifiers import SpatialClassifier
+    from train.spatial import CHANNELS_LAST_MIN_CHANNELS, memory_format_for
+
+    # stage1's shortcut is a 1x1 stride-2 convolution with `width` input channels
+    assert CHANNELS_LAST_MIN_CHANNELS == 8
+    assert memory_format_for(SpatialClassifier("baseline", width=4)) == torch.contiguous_format
+    assert memory_format_for(SpatialClassifier("cbam_full", width=7)) == torch.contiguous_format
+    assert memory_format_for(SpatialClassifier("baseline", width=8)) == torch.channels_last
+    assert memory_format_for(SpatialClassifier("dnl", width=16)) == torch.channels_last
+    # a narrow model takes a training step in that layout (the channels-last one crashed here)
+    model = SpatialClassifier("baseline", width=4)
+    x = torch.rand(8, 1, 64, 64)
+    logits, _ = model(x)
+    logits.sum().backward()
+    assert model.stage1.shortcut[0].weight.grad is not None
