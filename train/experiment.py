@@ -25,9 +25,10 @@ before) plus ``seeds`` and ``across_seeds``, every number that every seed's card
 Trial records survive the machine: each finished trial's card (without weights) and its
 trial.json go into ``--records`` (assets/experiments/LAB/ARM/seed-S.json by default, small
 files meant to be committed), so a later sitting on a fresh machine, whose RUNS folder is
-empty, skips those seeds and summarises them with the new ones. The page's weights stay
-those of the lowest seed trained here, or, when its folder is gone, those already in
-``--out`` from an earlier summary of the same seed.
+empty, skips those seeds and summarises them with the new ones. The record of the lowest
+seed asked for also keeps that trial's weights (seed-S.safetensors), because the page shows
+the lowest seed: its weights come from its trial folder, else from beside its record, else
+from ``--out`` only when the card there summarises that very trial.
 
 Where it runs: jobs/ray_cluster.py; a local instance of ``--num-cpus`` CPUs (default: the
 machine's) unless ``--address`` or $RAY_ADDRESS names a cluster. Nothing else changes on a
@@ -113,15 +114,38 @@ def _child_setup(niceness: int) -> None:
         pass
 
 
-def write_record(records: Path, runs: Path, arm: str, seed: int, result: dict) -> Path:
-    """The finished trial's trial.json and card, in one small file that outlives RUNS."""
-    card = json.loads((trial_dir(runs, arm, seed) / result["card"]).read_text(encoding="utf-8"))
+def record_weights_path(records: Path, arm: str, seed: int) -> Path:
+    """Where a record keeps its trial's weights (only the page's seed, the lowest one asked for)."""
+    return record_path(records, arm, seed).with_suffix(".safetensors")
+
+
+def write_record(records: Path, runs: Path, arm: str, seed: int, result: dict, keep_weights: bool = False) -> Path:
+    """The finished trial's trial.json and card, in one small file that outlives RUNS; with
+    ``keep_weights``, the weights its card names beside it, so that a summary on a fresh
+    machine can still show this seed's model on the page."""
+    folder = trial_dir(runs, arm, seed)
+    card = json.loads((folder / result["card"]).read_text(encoding="utf-8"))
     path = record_path(records, arm, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"trial": result, "card": card}, indent=1), encoding="utf-8")
     tmp.replace(path)
+    if keep_weights:
+        keep_record_weights(records, runs, arm, seed, card)
     return path
+
+
+def keep_record_weights(records: Path, runs: Path, arm: str, seed: int, card: dict) -> Path | None:
+    """Copy the weights file the card names from the trial folder beside the record (once)."""
+    weights = trial_dir(runs, arm, seed) / str(card.get("weights", ""))
+    target = record_weights_path(records, arm, seed)
+    if not card.get("weights") or not weights.is_file():
+        return None
+    if not target.is_file():
+        tmp = target.with_suffix(".tmp")
+        shutil.copyfile(weights, tmp)
+        tmp.replace(target)
+    return target
 
 
 def trial_options(trial: dict) -> list[str] | None:
@@ -245,11 +269,47 @@ def across_seeds(cards: list[dict]) -> dict[str, dict]:
     return out
 
 
+def record_finished(records: Path, runs: Path, arm: str, trials: dict, weights_seed: int) -> None:
+    """Record every trial finished in RUNS that has no record yet, and keep the page seed's
+    weights beside its record when they are missing there (records written by an older runner)."""
+    for s, found in trials.items():
+        if found is None or finished(trial_dir(runs, arm, s)) != found[0]:   # not this trial's folder
+            continue
+        if not record_path(records, arm, s).is_file():
+            write_record(records, runs, arm, s, found[0], keep_weights=s == weights_seed)
+        elif s == weights_seed:
+            keep_record_weights(records, runs, arm, s, found[1])
+
+
+def page_weights(runs: Path, records: Path | None, arm: str, trials: dict, earlier_card: Path):
+    """(seed, [(source file, name in out)]): the weights that stand for the arm on the page, of the
+    lowest seed that has them: in its trial folder, else beside its record, else those an
+    earlier summary of that very trial (same command, same training time) put in out."""
+    for s in sorted(trials):
+        here = finished(trial_dir(runs, arm, s)) == trials[s][0]     # a folder trained otherwise does not count
+        files = sorted(trial_dir(runs, arm, s).glob("*.safetensors")) if here else []
+        if files:
+            return s, [(f, f.name) for f in files]
+    for s in sorted(trials) if records is not None else ():
+        kept, card = record_weights_path(records, arm, s), trials[s][1]
+        if kept.is_file() and card.get("weights"):
+            return s, [(kept, card["weights"])]
+    earlier = json.loads(earlier_card.read_text(encoding="utf-8")) if earlier_card.is_file() else {}
+    s = (earlier.get("experiment") or {}).get("weights_from_seed")
+    same_trial = s in trials and all(earlier.get(k) == trials[s][1].get(k) for k in ("command", "training_time_s"))
+    if not same_trial or not (earlier_card.parent / str(earlier.get("weights", ""))).is_file():
+        raise ValueError(f"{arm}: no trial folder or record holds weights, and {earlier_card} is not the summary "
+                         f"of a trial among seeds {sorted(trials)}; rerun one seed here to make them")
+    return s, []
+
+
 def summarise(runs: Path, arm: str, seeds: list[int], out: Path, made_by: str | None = None,
               records: Path | None = None, options: list[str] | None = None) -> Path:
     """Write the arm's summary card (and the page's weights) into ``out``; with ``options``,
     from trials trained with exactly those options."""
     trials = {s: finished_trial(runs, records, arm, s, options) for s in sorted(seeds)}
+    if records is not None:  # trials finished by an earlier runner, or stopped before it recorded them
+        record_finished(records, runs, arm, trials, min(seeds))
     missing = [s for s, t in trials.items() if t is None]
     if missing:
         trained = "" if options is None else f" with options {shlex.join(options) or '(none)'}"
@@ -260,18 +320,7 @@ def summarise(runs: Path, arm: str, seeds: list[int], out: Path, made_by: str | 
         raise ValueError(f"{arm}: the seeds wrote different cards {sorted(names)}")
     name = names.pop()
     out = Path(out)
-    weights_seed = next((s for s in trials if any(trial_dir(runs, arm, s).glob("*.safetensors"))), None)
-    if weights_seed is None:
-        # every trial folder is gone (another machine): keep the weights an earlier summary put in out
-        earlier = (json.loads((out / name).read_text(encoding="utf-8")) if (out / name).is_file() else {})
-        weights_seed = (earlier.get("experiment") or {}).get("weights_from_seed")
-        if weights_seed not in trials or not (out / str(earlier.get("weights", ""))).is_file():
-            raise ValueError(f"{arm}: no trial folder holds weights and {out / name} names none of seeds "
-                             f"{sorted(trials)}; rerun one seed here to make them")
-    if records is not None:  # trials finished by an earlier runner, or stopped before it recorded them
-        for s, (trial, _) in trials.items():
-            if finished(trial_dir(runs, arm, s)) is not None and not record_path(records, arm, s).is_file():
-                write_record(records, runs, arm, s, trial)
+    weights_seed, weights = page_weights(runs, records, arm, trials, out / name)
     cards = [card for _, card in trials.values()]
     card = dict(trials[weights_seed][1])
     card["seeds"] = sorted(trials)
@@ -280,8 +329,8 @@ def summarise(runs: Path, arm: str, seeds: list[int], out: Path, made_by: str | 
                           "trials": [trials[s][0]["command"] for s in sorted(trials)],
                           "trial_seconds": [trials[s][0]["seconds"] for s in sorted(trials)]}
     out.mkdir(parents=True, exist_ok=True)
-    for weights in trial_dir(runs, arm, weights_seed).glob("*.safetensors"):
-        shutil.copyfile(weights, out / weights.name)
+    for source, target in weights:
+        shutil.copyfile(source, out / target)
     path = out / name
     path.write_text(json.dumps(card, indent=1), encoding="utf-8")
     return path
@@ -313,7 +362,7 @@ def run_experiment(lab: str, arms: list[str], seeds: list[int], runs: Path, extr
             arm, seed = pending.pop(ready[0])
             results.append(ray.get(ready[0]))
             if records is not None and "error" not in results[-1]:
-                write_record(records, runs, arm, seed, results[-1])
+                write_record(records, runs, arm, seed, results[-1], keep_weights=seed == min(seeds))
             if progress is not None:
                 progress(results[-1], len(results), len(todo))
         return results

@@ -191,7 +191,7 @@ def test_without_any_trial_folder_the_weights_already_in_out_are_kept_only_for_a
     assert card["experiment"]["weights_from_seed"] == 0 and (out / "spatial_dnl.safetensors").read_bytes() == b"w0"
     (tmp_path / "r1" / "dnl").mkdir(parents=True)
     (tmp_path / "r1" / "dnl" / "seed-1.json").write_text(ex.record_path(records, "dnl", 0).read_text())
-    with pytest.raises(ValueError, match="no trial folder holds weights"):
+    with pytest.raises(ValueError, match="no trial folder or record holds weights"):
         ex.summarise(runs, "dnl", [1], out, records=tmp_path / "r1")
 
 
@@ -261,3 +261,48 @@ def test_a_folder_trained_with_other_options_is_set_aside_not_resumed(tmp_path):
     assert ex.set_aside_other_options(runs, "spatial", "dnl", 1, ["--epochs", "12"]) is None  # no folder at all
     ex.trial_dir(runs, "dnl", 2).mkdir()
     assert ex.set_aside_other_options(runs, "spatial", "dnl", 2, ["--epochs", "12"]) is None  # an empty one
+
+
+def test_the_page_seeds_weights_travel_with_its_record_to_a_fresh_machine(tmp_path):
+    runs, records, out = tmp_path / "runs", tmp_path / "records", tmp_path / "assets"
+    for seed in (0, 1):
+        _fake_trial(runs, "dnl", seed, {"name": "spatial_dnl", "acc": 0.7 + seed / 10, "command": f"train s{seed}",
+                                        "training_time_s": 10.0 + seed, "weights": "spatial_dnl.safetensors"},
+                    weights=f"w{seed}".encode())
+    # seed 1 has not finished on this machine: the summary fails, but seed 0's record and its weights stay
+    with pytest.raises(ValueError, match=r"seeds \[2\] have not finished"):
+        ex.summarise(runs, "dnl", [0, 1, 2], out, records=records)
+    assert ex.record_weights_path(records, "dnl", 0).read_bytes() == b"w0"
+    assert ex.record_path(records, "dnl", 1).is_file() and not ex.record_weights_path(records, "dnl", 1).exists()
+    # an earlier summary of other trials left other weights in out: they must not stand for the new seeds
+    def earlier_summary_of_other_trials():
+        out.mkdir(exist_ok=True)
+        (out / "spatial_dnl.json").write_text(json.dumps({"weights": "spatial_dnl.safetensors", "command": "old",
+                                                          "experiment": {"weights_from_seed": 0}}))
+        (out / "spatial_dnl.safetensors").write_bytes(b"old weights")
+
+    earlier_summary_of_other_trials()
+    import shutil
+    shutil.rmtree(runs)                                    # a fresh machine trains seed 2 only
+    _fake_trial(runs, "dnl", 2, {"name": "spatial_dnl", "acc": 0.9, "weights": "spatial_dnl.safetensors"},
+                weights=b"w2")
+    (ex.trial_dir(runs, "dnl", 2) / "spatial_dnl.safetensors").unlink()    # and keeps no weights there either
+    card = json.loads(ex.summarise(runs, "dnl", [0, 1, 2], out, records=records).read_text())
+    assert card["experiment"]["weights_from_seed"] == 0 and card["acc"] == 0.7
+    assert (out / "spatial_dnl.safetensors").read_bytes() == b"w0"
+    # without the kept weights, the earlier summary of other trials is refused, not reused
+    ex.record_weights_path(records, "dnl", 0).unlink()
+    earlier_summary_of_other_trials()
+    with pytest.raises(ValueError, match="is not the summary of a trial among seeds"):
+        ex.summarise(runs, "dnl", [0, 1, 2], out, records=records)
+
+
+def test_a_runner_records_the_lowest_seeds_weights_only(tmp_path):
+    runs, records = tmp_path / "runs", tmp_path / "records"
+    for seed in (3, 4):
+        _fake_trial(runs, "dnl", seed, {"name": "spatial_dnl", "weights": "spatial_dnl.safetensors"},
+                    weights=f"w{seed}".encode())
+        ex.write_record(records, runs, "dnl", seed, ex.finished(ex.trial_dir(runs, "dnl", seed)),
+                        keep_weights=seed == 3)
+    assert ex.record_weights_path(records, "dnl", 3).read_bytes() == b"w3"
+    assert not ex.record_weights_path(records, "dnl", 4).exists()
