@@ -71,8 +71,9 @@ train-spatial: $(STAMP) data
 
 # The judge of the GANs' samples first (a few minutes), then SAGAN and the same GAN without
 # attention on three seeds each, two trials at a time: each stops at its FID plateau or at the
-# 8,000-step cap (about 50 and 28 minutes on one core). Finished trials are kept in
-# assets/experiments/sagan/, so a stopped run resumes there and trains only the missing seeds.
+# 8,000-step cap (measured here: 66-89 and 42 minutes a trial, two side by side). Finished
+# trials are kept in assets/experiments/sagan/, so a stopped run resumes there and trains
+# only the missing seeds.
 train-sagan: $(STAMP) data
 	test -f assets/fashion_items.safetensors || nice -n 10 $(PY) -m train item-classifier --threads 1
 	nice -n 10 $(PY) -m train experiment sagan --arms sagan no_attention --seeds 0 1 2 --num-cpus 2 \

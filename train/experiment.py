@@ -94,6 +94,11 @@ def finished(folder: Path) -> dict | None:
         return None
 
 
+def folder_holds(runs: Path, arm: str, seed: int, trial: dict) -> bool:
+    """Whether RUNS' folder of (arm, seed) is this very trial (not one trained otherwise, nor none)."""
+    return finished(trial_dir(runs, arm, seed)) == trial
+
+
 try:  # loaded here, not in the forked child, where loading a library could deadlock
     _LIBC = ctypes.CDLL("libc.so.6", use_errno=True)
 except OSError:  # not Linux: a stopped experiment may leave its training processes running
@@ -137,9 +142,10 @@ def write_record(records: Path, runs: Path, arm: str, seed: int, result: dict, k
 
 def keep_record_weights(records: Path, runs: Path, arm: str, seed: int, card: dict) -> Path | None:
     """Copy the weights file the card names from the trial folder beside the record (once)."""
-    weights = trial_dir(runs, arm, seed) / str(card.get("weights", ""))
-    target = record_weights_path(records, arm, seed)
-    if not card.get("weights") or not weights.is_file():
+    if not card.get("weights"):
+        return None
+    weights, target = trial_dir(runs, arm, seed) / str(card["weights"]), record_weights_path(records, arm, seed)
+    if not weights.is_file():
         return None
     if not target.is_file():
         tmp = target.with_suffix(".tmp")
@@ -273,7 +279,7 @@ def record_finished(records: Path, runs: Path, arm: str, trials: dict, weights_s
     """Record every trial finished in RUNS that has no record yet, and keep the page seed's
     weights beside its record when they are missing there (records written by an older runner)."""
     for s, found in trials.items():
-        if found is None or finished(trial_dir(runs, arm, s)) != found[0]:   # not this trial's folder
+        if found is None or not folder_holds(runs, arm, s, found[0]):
             continue
         if not record_path(records, arm, s).is_file():
             write_record(records, runs, arm, s, found[0], keep_weights=s == weights_seed)
@@ -286,8 +292,7 @@ def page_weights(runs: Path, records: Path | None, arm: str, trials: dict, earli
     lowest seed that has them: in its trial folder, else beside its record, else those an
     earlier summary of that very trial (same command, same training time) put in out."""
     for s in sorted(trials):
-        here = finished(trial_dir(runs, arm, s)) == trials[s][0]     # a folder trained otherwise does not count
-        files = sorted(trial_dir(runs, arm, s).glob("*.safetensors")) if here else []
+        files = sorted(trial_dir(runs, arm, s).glob("*.safetensors")) if folder_holds(runs, arm, s, trials[s][0]) else []
         if files:
             return s, [(f, f.name) for f in files]
     for s in sorted(trials) if records is not None else ():
