@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from models.cards import across_seeds_text, paired_seed_values, seed_spread
+from models.cards import across_seeds_text, paired_seed_values, seed_spread, seed_values
 from models.spatial_cards import (FEATURE_ENERGY_MAP, PLATEAU_GAIN, against_baseline_text, attention_maps,
                                   localisation_text, query_independence_text)
 from ui.widgets import keep_query, shared_query
@@ -277,16 +277,36 @@ def show_compare_tab(archs, results, model_input: ModelInput, query: tuple[int, 
 
 
 def _sagan_caption(card: dict) -> str:
+    """γ of the shown generator and which run it comes from: the page shows one seed's weights
+    (the lowest), so its steps and time are that seed's, not the table's means."""
     gamma = card.get("gamma", {})
+    steps = card.get("steps_run", card.get("hyperparameters", {}).get("steps"))
+    source = f"seed {card['seed']}" if card.get("seed") is not None else "the trained run"
+    weights = f", weights from step {card['weights_from_step']:,}" if card.get("weights_from_step") else ""
+    minutes = (f" in {card['training_time_s'] / 60:.0f} min on {card.get('device', 'this machine')}"
+               if isinstance(card.get("training_time_s"), (int, float)) else "")
+    run = f"{steps:,} training steps" if isinstance(steps, int) else "training steps unknown"
     return (f"The self-attention output is scaled by γ (initialised to 0): learned γ = "
             f"{gamma.get('generator', float('nan')):.3f} in the generator, "
-            f"{gamma.get('discriminator', float('nan')):.3f} in the discriminator; "
-            f"{card.get('steps_run', card.get('hyperparameters', {}).get('steps', '?'))} training steps in "
-            f"{card.get('training_time_s', '?')} s.")
+            f"{gamma.get('discriminator', float('nan')):.3f} in the discriminator. Shown: {source}, "
+            f"{run}{minutes}{weights}.")
 
 
 GAN_SCORES = (("FID ↓", "fid"), ("Inception Score ↑", "inception_score"),
-              ("largest class share", "largest_class_share"), ("empty classes", "empty_classes"))
+              ("largest class share", "largest_class_share"))
+# whole numbers read seed by seed: a mean of stopping steps or of empty classes hides which seed did what
+GAN_COUNTS = (("empty classes (each seed)", "quality.empty_classes"), ("steps (each seed)", "steps_run"))
+
+
+def each_seed_text(card: dict, path: str) -> str:
+    """A whole number of a card seed by seed ("6,500 / 8,000 / 7,500"), else its one value, else "—"."""
+    values = seed_values(card, path)
+    if values is None:
+        one = card
+        for key in path.split("."):
+            one = one.get(key) if isinstance(one, dict) else None
+        values = [] if one is None else [one]
+    return " / ".join(f"{int(v):,}" for v in values) or "—"
 
 
 def real_floor(cards: dict[str, dict]) -> dict:
@@ -304,14 +324,15 @@ def gan_score_rows(cards: dict[str, dict]) -> list[dict]:
         row = {"model": GANS.get(name, name), "seeds": len(card.get("seeds", [card.get("seed")]))}
         for label, key in GAN_SCORES:
             row[label] = across_seeds_text(card, f"quality.{key}", quality.get(key)) or "—"
-        row["steps"] = card.get("steps_run", "—")
+        for label, path in GAN_COUNTS:
+            row[label] = each_seed_text(card, path)
         rows.append(row)
     chance = real_floor(cards)
     if chance:
         rows.append({"model": "real test images (floor)", "seeds": "—",
                      "FID ↓": f"{chance.get('fid_real_vs_real', float('nan')):.3f} (half vs half)",
                      "Inception Score ↑": f"{chance.get('inception_score_real', float('nan')):.3f}",
-                     "largest class share": "0.100", "empty classes": "0", "steps": "—"})
+                     "largest class share": "0.100", GAN_COUNTS[0][0]: "0", GAN_COUNTS[1][0]: "—"})
     return rows
 
 
@@ -337,7 +358,28 @@ def gan_comparison(cards: dict[str, dict]) -> str | None:
     inception = seed_difference_text(*per_seed["inception_score"], "Inception Score", "SAGAN", "higher", digits=2)
     return (f"SAGAN minus the same GAN without attention, seed by seed: {fid}; {inception}. Every class present "
             f"and none above 25 %: SAGAN on {covering(0)} of {seeds} seeds, without attention on {covering(1)}. "
-            "Zhang et al. report that the attention layer lowers FID and raises IS (their table 1).")
+            "Zhang et al. report that the attention layer lowers FID and raises IS (their table 1). "
+            f"{claim_verdict(per_seed['fid'], per_seed['inception_score'])}")
+
+
+def claim_verdict(fid: tuple[list, list], inception: tuple[list, list], alpha: float = 0.05) -> str:
+    """Whether these seeds bear out each half of the claim: a part holds only when the paired
+    difference goes the reported way with paired t p < alpha."""
+    from analysis.paired_tests import across_seeds
+
+    def holds(a, b, sign):
+        d = across_seeds(a, b)
+        p = d["t_test_p_value"]
+        return sign * d["mean_difference"] > 0 and p is not None and p < alpha
+
+    parts = {"lower FID": holds(*fid, -1), "higher IS": holds(*inception, +1)}
+    shown = [name for name, ok in parts.items() if ok]
+    if len(shown) == len(parts):
+        return f"Here both parts hold (p < {alpha:g})."
+    if not shown:
+        return f"Here neither part is shown at p < {alpha:g}: the claim does not reproduce on these seeds."
+    missing = [name for name in parts if name not in shown]
+    return f"Here only the {shown[0]} part holds at p < {alpha:g}; the {missing[0]} part does not."
 
 
 def show_gan_scores(cards: dict[str, dict]) -> None:
@@ -357,7 +399,9 @@ def show_gan_scores(cards: dict[str, dict]) -> None:
     if chance.get("class_histogram_real"):
         histograms["real test images"] = chance["class_histogram_real"]
     # one under the other: three small plots beside a bar chart are unreadable on a narrow screen
-    st.plotly_chart(class_histogram_figure(histograms, CLASSES, "Samples per class, as the judge labels them"),
+    shown = sorted({c["seed"] for c in cards.values() if c.get("class_histogram") and c.get("seed") is not None})
+    of_seed = f" (seed {', '.join(map(str, shown))}, whose weights are shown)" if shown else ""
+    st.plotly_chart(class_histogram_figure(histograms, CLASSES, f"Samples per class, as the judge labels them{of_seed}"),
                     key="gan_hist", config=NO_BAR)
     curves = {GANS.get(n, n): c["curve"] for n, c in cards.items() if c.get("curve")}
     if curves:

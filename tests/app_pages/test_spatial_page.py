@@ -236,14 +236,21 @@ def test_gan_score_rows_give_mean_and_sd_over_seeds_beside_the_real_floor():
 
     sagan = {"seeds": [0, 1, 2], "quality": {"fid": 30.0, "inception_score": 6.0, "largest_class_share": 0.2,
                                              "empty_classes": 0},
-             "across_seeds": {"quality.fid": {"mean": 31.0, "sd": 2.0, "values": [30.0, 30.0, 33.0]}},
-             "chance": {"fid_real_vs_real": 2.97, "inception_score_real": 7.82}, "steps_run": 2000}
-    plain = {"seed": 0, "quality": {"fid": 40.0}}
+             "across_seeds": {"quality.fid": {"mean": 31.0, "sd": 2.0, "values": [30.0, 30.0, 33.0]},
+                              "quality.empty_classes": {"mean": 1 / 3, "sd": 0.58, "values": [0.0, 1.0, 0.0]},
+                              "steps_run": {"mean": 7333.3, "sd": 763.8, "values": [6500.0, 8000.0, 7500.0]}},
+             "chance": {"fid_real_vs_real": 2.97, "inception_score_real": 7.82}, "steps_run": 6500}
+    plain = {"seed": 0, "quality": {"fid": 40.0, "empty_classes": 2}, "steps_run": 2000}
     rows = gan_score_rows({"sagan": sagan, "gan_no_attention": plain})
     assert [r["model"] for r in rows] == ["SAGAN (self-attention)", "Same GAN, no attention", "real test images (floor)"]
     assert rows[0]["FID ↓"] == "31.000 ± 2.000 (3 seeds)" and rows[0]["Inception Score ↑"] == "6.000"
     assert rows[0]["seeds"] == 3 and rows[1]["seeds"] == 1 and rows[1]["Inception Score ↑"] == "—"
     assert rows[2]["FID ↓"] == "2.970 (half vs half)" and rows[2]["Inception Score ↑"] == "7.820"
+    # whole numbers seed by seed, not the page seed's alone beside means of three
+    assert rows[0]["steps (each seed)"] == "6,500 / 8,000 / 7,500"
+    assert rows[0]["empty classes (each seed)"] == "0 / 1 / 0"
+    assert rows[1]["steps (each seed)"] == "2,000" and rows[1]["empty classes (each seed)"] == "2"
+    assert rows[2]["empty classes (each seed)"] == "0" and rows[2]["steps (each seed)"] == "—"
 
 
 def test_query_independence_rows_and_verdict_read_the_seeds_spread_and_random_weights(monkeypatch):
@@ -308,6 +315,41 @@ def test_gan_comparison_reads_both_cards_seed_by_seed():
     assert "Inception Score +0.33 ± 0.76 (SAGAN higher on 2 of 3 seeds" in text
     # coverage: SAGAN seed 0 only (seed 1 has 30 %, seed 2 an empty class); plain seeds 0 and 1
     assert "SAGAN on 1 of 3 seeds, without attention on 2" in text
+    assert text.endswith("Here neither part is shown at p < 0.05: the claim does not reproduce on these seeds.")
     assert gan_comparison({"sagan": sagan}) is None
     assert gan_comparison({"sagan": sagan, "gan_no_attention": card([1.0, 2.0], [1.0, 1.0], [0.1, 0.1], [0, 0],
                                                                     seeds=(0, 1))}) is None
+
+
+def test_claim_verdict_needs_the_reported_direction_and_p_below_alpha():
+    from scipy.stats import ttest_rel
+
+    from ui.spatial_views import claim_verdict
+
+    lower_fid = ([30.0, 31.0, 29.0], [40.0, 42.0, 41.0])   # SAGAN lower by 10-11 on every seed
+    higher_fid = (lower_fid[1], lower_fid[0])               # the same gap the other way
+    higher_is = ([6.0, 6.2, 6.1], [5.0, 5.1, 5.0])
+    noisy_is = ([6.0, 5.0, 5.5], [5.0, 5.5, 5.0])
+    assert ttest_rel(*lower_fid).pvalue < 0.05 and ttest_rel(*higher_is).pvalue < 0.05
+    assert ttest_rel(*noisy_is).pvalue > 0.05
+    assert claim_verdict(lower_fid, higher_is) == "Here both parts hold (p < 0.05)."
+    assert claim_verdict(lower_fid, noisy_is) == ("Here only the lower FID part holds at p < 0.05; "
+                                                  "the higher IS part does not.")
+    assert claim_verdict(higher_fid, higher_is) == ("Here only the higher IS part holds at p < 0.05; "
+                                                    "the lower FID part does not.")  # significant, but the wrong way
+    assert claim_verdict(higher_fid, (higher_is[1], higher_is[0])).startswith("Here neither part")
+    same_gap = ([30.0, 31.0], [40.0, 41.0])                 # no spread: no t test, so not shown
+    assert claim_verdict(same_gap, ([6.0, 6.0], [5.0, 5.0])).startswith("Here neither part")
+    assert claim_verdict(lower_fid, noisy_is, alpha=0.6) == "Here both parts hold (p < 0.6)."  # noisy IS: p 0.53
+
+
+def test_the_sagan_caption_names_the_shown_seed_and_its_own_run():
+    from ui.spatial_views import _sagan_caption
+
+    card = {"gamma": {"generator": -0.2914, "discriminator": 0.2231}, "seed": 0, "steps_run": 6500,
+            "weights_from_step": 6000, "training_time_s": 4225.8, "device": "CPU (1 threads)",
+            "across_seeds": {"steps_run": {"values": [6500, 8000, 7500]}}}
+    assert _sagan_caption(card) == ("The self-attention output is scaled by γ (initialised to 0): learned γ = -0.291 "
+                                    "in the generator, 0.223 in the discriminator. Shown: seed 0, 6,500 training "
+                                    "steps in 70 min on CPU (1 threads), weights from step 6,000.")
+    assert _sagan_caption({}).endswith("Shown: the trained run, training steps unknown.")
