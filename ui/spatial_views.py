@@ -19,7 +19,7 @@ from corpora.fashion import CLASSES
 from ui.spatial import (ARCH_TITLES, GANS, GRID, NL_MODES, ModelInput, affinity_row, class_name, click_to_state,
                         load_card, load_sagan_card, load_sagan_or_reason, run_all, sagan_row, sagan_samples)
 from viz.spatial import (cell_map_figure, channel_bars, class_histogram_figure, classifier_curve_figure,
-                         clickable_image, gan_curve_figure, samples_figure)
+                         clickable_image, gan_curve_figure, samples_image)
 
 NO_BAR = {"displayModeBar": False}
 
@@ -321,7 +321,8 @@ def gan_score_rows(cards: dict[str, dict]) -> list[dict]:
     rows = []
     for name, card in cards.items():
         quality = card.get("quality") if isinstance(card.get("quality"), dict) else {}
-        row = {"model": GANS.get(name, name), "seeds": len(card.get("seeds", [card.get("seed")]))}
+        # text, as the floor row's "—" is: one column of mixed types fails Arrow's conversion
+        row = {"model": GANS.get(name, name), "seeds": str(len(card.get("seeds", [card.get("seed")])))}
         for label, key in GAN_SCORES:
             row[label] = across_seeds_text(card, f"quality.{key}", quality.get(key)) or "—"
         for label, path in GAN_COUNTS:
@@ -426,14 +427,13 @@ def show_sagan_tab(n: int = 16) -> None:
     samples = sagan_samples(seed, n)
     plain, plain_why = load_sagan_or_reason("gan_no_attention")
     left, right = st.columns(2)
-    left.plotly_chart(samples_figure(samples, columns=4, title=f"{GANS['sagan']}: samples"),
-                      key="sagan_grid", config=NO_BAR)
+    left.markdown(f"**{GANS['sagan']}: samples**")
+    left.image(samples_image(samples, columns=4), width="stretch")
+    right.markdown(f"**{GANS['gan_no_attention']}: samples**")
     if plain is None:
         right.info(f"The GAN without attention is not shown: {plain_why}")
     else:
-        right.plotly_chart(samples_figure(sagan_samples(seed, n, "gan_no_attention"), columns=4,
-                                          title=f"{GANS['gan_no_attention']}: samples"),
-                           key="gan_plain_grid", config=NO_BAR)
+        right.image(samples_image(sagan_samples(seed, n, "gan_no_attention"), columns=4), width="stretch")
     st.session_state.setdefault("g_row", 7)
     st.session_state.setdefault("g_col", 7)
     g1, g2 = st.columns(2)

@@ -155,13 +155,17 @@ def mosaic(images, columns: int = 8, pad: int = 2) -> np.ndarray:
     return out
 
 
-def samples_figure(images, columns: int = 8, title: str = "") -> go.Figure:
+def samples_image(images, columns: int = 8, scale: int = 5) -> np.ndarray:
+    """A sample grid as an 8-bit grey picture, each pixel drawn as scale x scale (nearest
+    neighbour, so a browser that shrinks it to a narrow column never blurs a 28-pixel item
+    up from its own size). Shown with st.image, it keeps its aspect at any column width; a
+    Plotly heatmap of fixed height left a gap above or below it on narrow screens."""
+    if scale < 1:
+        raise ValueError(f"scale must be at least 1, not {scale}")
     m = mosaic(images, columns)
-    fig = _base(m, title, 0)
-    h, w = m.shape
-    # Width follows the page column; height keeps the mosaic's aspect at ~700 px wide.
-    fig.update_layout(height=int(700 * h / w) + 50, autosize=True)
-    return fig
+    top = max(float(m.max()), 1e-6)  # the same grey scale as the heatmaps: 0 black, the grid's max white
+    grey = np.clip(np.round(np.clip(m, 0.0, None) / top * 255.0), 0, 255).astype(np.uint8)
+    return np.kron(grey, np.ones((scale, scale), np.uint8))
 
 
 def class_histogram_figure(histograms: dict[str, list[int]], classes, title: str = "") -> go.Figure:

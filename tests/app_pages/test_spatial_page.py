@@ -244,7 +244,7 @@ def test_gan_score_rows_give_mean_and_sd_over_seeds_beside_the_real_floor():
     rows = gan_score_rows({"sagan": sagan, "gan_no_attention": plain})
     assert [r["model"] for r in rows] == ["SAGAN (self-attention)", "Same GAN, no attention", "real test images (floor)"]
     assert rows[0]["FID ↓"] == "31.000 ± 2.000 (3 seeds)" and rows[0]["Inception Score ↑"] == "6.000"
-    assert rows[0]["seeds"] == 3 and rows[1]["seeds"] == 1 and rows[1]["Inception Score ↑"] == "—"
+    assert [r["seeds"] for r in rows] == ["3", "1", "—"] and rows[1]["Inception Score ↑"] == "—"
     assert rows[2]["FID ↓"] == "2.970 (half vs half)" and rows[2]["Inception Score ↑"] == "7.820"
     # whole numbers seed by seed, not the page seed's alone beside means of three
     assert rows[0]["steps (each seed)"] == "6,500 / 8,000 / 7,500"

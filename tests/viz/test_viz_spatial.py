@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from viz.spatial import channel_bars, clickable_image, mosaic, cell_map_figure, samples_figure
+from viz.spatial import channel_bars, clickable_image, mosaic, cell_map_figure, samples_image
 
 
 def test_clickable_image_has_one_marker_per_cell():
@@ -40,7 +40,22 @@ def test_channel_bars_and_mosaic():
     m = mosaic(np.ones((10, 28, 28)), columns=4, pad=2)
     assert m.shape == (3 * 30 + 2, 4 * 30 + 2)
     assert m.sum() == 10 * 28 * 28
-    assert samples_figure(np.ones((3, 28, 28))).data[0].z.shape == (32, 8 * 30 + 2)
+
+
+def test_samples_image_scales_the_mosaic_pixel_by_pixel_on_its_own_grey_scale():
+    images = np.zeros((3, 28, 28), np.float32)
+    images[0, 0, 0], images[1, 5, 7], images[2, 27, 27] = 2.0, 1.0, -0.5   # the grid's max is white
+    picture = samples_image(images, columns=2, scale=3)
+    assert picture.dtype == np.uint8 and picture.shape == (3 * (2 * 30 + 2), 3 * (2 * 30 + 2))
+    # image 0 at the first cell (pad 2): its top-left pixel is a 3x3 block of white
+    assert (picture[6:9, 6:9] == 255).all() and picture[5, 6] == 0 and picture[9, 9] == 0
+    # image 1, row 5, column 7, at cell (0, 1): half the max -> round(127.5) = 128
+    y, x = 3 * (2 + 5), 3 * (2 + 30 + 7)
+    assert (picture[y:y + 3, x:x + 3] == 128).all()
+    assert picture.min() == 0 and int((picture == 255).sum()) == 9 and int((picture == 128).sum()) == 9
+    assert samples_image(np.ones((3, 28, 28)), columns=8, scale=1).shape == (32, 8 * 30 + 2)
+    with pytest.raises(ValueError, match="scale"):
+        samples_image(images, scale=0)
 
 
 def test_class_histogram_figure_draws_shares_per_source_with_the_limits():
