@@ -6,6 +6,7 @@ The app reads them here; training commands write them with train/cards.py.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from models.weights import ASSETS  # one assets folder for the app, the cards and training
@@ -55,6 +56,19 @@ def card_summary(card: dict) -> dict:
         "Architecture": card.get("architecture", ""),
         "Note": card.get("error", ""),
     }
+
+
+def numbers(card: dict, prefix: str = "") -> dict[str, float]:
+    """Every finite number in a card (nested dicts walked, lists and booleans left out), by
+    dotted path: the keys of ``across_seeds`` (python -m train experiment writes them)."""
+    out = {}
+    for key, value in card.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(numbers(value, path + "."))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            out[path] = float(value)
+    return out
 
 
 def seed_spread(card: dict, path: str) -> dict:

@@ -51,6 +51,7 @@ import time
 from pathlib import Path
 
 from jobs.ray_cluster import ROOT, RayStartError, connect, start_ray
+from models.cards import numbers  # the dotted paths of across_seeds, read back by the pages
 
 # How each lab names the variant it trains (labs without one take --arms with one name)
 ARM_FLAGS = {"spatial": "--arch", "translation": "--arch", "captioning": "--variant", "induction": "--layers",
@@ -249,19 +250,6 @@ def run_trial(lab: str, arm: str, seed: int, folder: str, cpus: float, extra: li
     return result
 
 
-def numbers(card: dict, prefix: str = "") -> dict[str, float]:
-    """Every finite number in a card (nested dicts walked, lists and booleans left out), by
-    dotted path."""
-    out = {}
-    for key, value in card.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(numbers(value, path + "."))
-        elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-            out[path] = float(value)
-    return out
-
-
 def across_seeds(cards: list[dict]) -> dict[str, dict]:
     """{path: {"mean", "sd", "values"}} for every number that every card holds."""
     per_card = [numbers(c) for c in cards]
@@ -292,7 +280,8 @@ def page_weights(runs: Path, records: Path | None, arm: str, trials: dict, earli
     lowest seed that has them: in its trial folder, else beside its record, else those an
     earlier summary of that very trial (same command, same training time) put in out."""
     for s in sorted(trials):
-        files = sorted(trial_dir(runs, arm, s).glob("*.safetensors")) if folder_holds(runs, arm, s, trials[s][0]) else []
+        here = folder_holds(runs, arm, s, trials[s][0])    # a folder trained otherwise does not count
+        files = sorted(trial_dir(runs, arm, s).glob("*.safetensors")) if here else []
         if files:
             return s, [(f, f.name) for f in files]
     for s in sorted(trials) if records is not None else ():

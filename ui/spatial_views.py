@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from models.cards import across_seeds_text, paired_seed_values, seed_spread, seed_values
+from models.cards import across_seeds_text, numbers, paired_seed_values, seed_spread, seed_values
 from models.spatial_cards import (FEATURE_ENERGY_MAP, PLATEAU_GAIN, against_baseline_text, attention_maps,
                                   localisation_text, query_independence_text)
 from ui.widgets import keep_query, shared_query
@@ -302,9 +302,7 @@ def each_seed_text(card: dict, path: str) -> str:
     """A whole number of a card seed by seed ("6,500 / 8,000 / 7,500"), else its one value, else "—"."""
     values = seed_values(card, path)
     if values is None:
-        one = card
-        for key in path.split("."):
-            one = one.get(key) if isinstance(one, dict) else None
+        one = numbers(card).get(path)
         values = [] if one is None else [one]
     return " / ".join(f"{int(v):,}" for v in values) or "—"
 

@@ -164,7 +164,7 @@ def samples_image(images, columns: int = 8, scale: int = 5) -> np.ndarray:
         raise ValueError(f"scale must be at least 1, not {scale}")
     m = mosaic(images, columns)
     top = max(float(m.max()), 1e-6)  # the same grey scale as the heatmaps: 0 black, the grid's max white
-    grey = np.clip(np.round(np.clip(m, 0.0, None) / top * 255.0), 0, 255).astype(np.uint8)
+    grey = np.round(np.clip(m, 0.0, None) / top * 255.0).astype(np.uint8)  # in [0, 255]: m <= top
     return np.kron(grey, np.ones((scale, scale), np.uint8))
 
 
