@@ -499,6 +499,7 @@ def main(argv=None) -> None:
                      f"({len(dev_pairs)} dev verses) every {args.eval_every} steps; stopped by {finished}; "
                      f"the exported weights are the best dev-BLEU checkpoint, step {best_step}"),
         "best_step": best_step,
+        "stopped_by": finished,  # "plateau: ..." or "step cap N": the page says which, per model
         "weights": f"{wpath.name} (fp16; scores below are of these fp16 weights)",
         "decoding": (f"metrics.bleu, chrf and bleu_len_* use beam search of width {args.beam} (length-normalised "
                      "log-probability); *_greedy the same with greedy decoding; sacrebleu corpus scores on detokenised "

@@ -124,8 +124,24 @@ def quality_rows(cards: dict[str, dict]) -> list[dict]:
                      "BLEU (greedy)": None if greedy is None else round(greedy, 2),
                      "chrF": None if m.get("chrf") is None else round(m["chrf"], 2),
                      "steps": m.get("train_steps"), "best step": card.get("best_step"),
+                     "stopped by": card.get("stopped_by") or "not recorded",
                      "training minutes": m.get("train_minutes"), "made by": card.get("made_by")})
     return rows
+
+
+def stopping_line(cards: dict[str, dict]) -> str:
+    """How each model's training ended, read from its card: a learning curve that was cut by a
+    step cap must not be captioned as a plateau."""
+    parts = []
+    for arch, card in cards.items():
+        why = card.get("stopped_by") or ""
+        if why.startswith("plateau"):
+            parts.append(f"{arch} at its plateau (dev BLEU gained less than 0.3 over three evaluations)")
+        elif why.startswith("step cap"):
+            parts.append(f"{arch} at a {why}, before any plateau: its curve was still rising")
+        else:
+            parts.append(f"{arch}: not recorded in its card")
+    return "Training stopped: " + "; ".join(parts) + "." if parts else ""
 
 
 def significance_lines(cards: dict[str, dict]) -> list[str]:

@@ -14,7 +14,7 @@ from ui.export import download, figure_config, matrix_csv, settings_json, stack_
 from ui.share import copy_link, link_slot
 from ui.translation import (MAX_WORDS, TITLES, ModelOutput, bleu_series, cut_words, load_cards,
                             REFERENCES, load_translators, quality_rows, reference_view, significance_lines,
-                            translate_all)
+                            stopping_line, translate_all)
 from ui.widgets import clamp_choice
 from viz.attention import attention_heatmap, model_view_figure, model_view_image, token_bar_figure
 from viz.translation import add_link_markers, bleu_length_figure, highlight_row, learning_curve_figure
@@ -230,9 +230,8 @@ def show_bleu_tab(cards: dict[str, dict], config: dict) -> None:
         st.markdown("**Learning curves** (from the cards)")
         st.plotly_chart(learning_curve_figure(histories, {a: c.get("best_step") for a, c in cards.items()}),
                         config=config, key="tr_curves")
-        st.caption("Dev loss and greedy dev BLEU measured during training at fixed step intervals; training "
-                   "stopped at the plateau (dev BLEU gained less than 0.3 over three evaluations) and the "
-                   "ringed checkpoint, the best dev BLEU, is the one on this page.")
+        st.caption("Dev loss and greedy dev BLEU measured during training at fixed step intervals; the ringed "
+                   "checkpoint, the best dev BLEU, is the one on this page. " + stopping_line(cards))
     buckets, series, counts, errors = bleu_series(cards)
     st.markdown("**Test BLEU by source length**")
     st.plotly_chart(bleu_length_figure(buckets, series, counts, errors), config=config, key="tr_bleu")

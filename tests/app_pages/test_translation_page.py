@@ -129,3 +129,17 @@ def test_quality_rows_put_an_old_greedy_only_bleu_in_the_greedy_column():
                              "new": {"metrics": {"bleu": 21.0, "bleu_greedy": 19.5, "bleu_ci95": 0.8}}})
     assert (old["BLEU (beam)"], old["BLEU (greedy)"]) == (None, 8.7)
     assert (new["BLEU (beam)"], new["BLEU (greedy)"], new["± 95%"]) == (21.0, 19.5, 0.8)
+
+
+def test_stopping_line_tells_a_step_cap_from_a_plateau():
+    from ui.translation import quality_rows, stopping_line
+
+    cards = {"rnnsearch": {"stopped_by": "plateau: dev BLEU gained < 0.3 over the last 3 evaluations"},
+             "transformer": {"stopped_by": "step cap 2000"}, "seq2seq": {}}
+    line = stopping_line(cards)
+    assert "rnnsearch at its plateau" in line
+    assert "transformer at a step cap 2000, before any plateau" in line
+    assert "seq2seq: not recorded" in line
+    assert [r["stopped by"] for r in quality_rows(cards)] == [
+        "plateau: dev BLEU gained < 0.3 over the last 3 evaluations", "step cap 2000", "not recorded"]
+    assert stopping_line({}) == ""
