@@ -16,7 +16,11 @@ greedy dev BLEU are measured (the learning curve in the card), the best checkpoi
 kept, and training stops when dev BLEU gained less than 0.3 over the last three
 evaluations, or at ``--max-steps``. ``--minutes`` only ends a sitting: the checkpoint
 (model, optimiser, schedule, batch position and RNG states) lets ``--resume`` carry on,
-and every sitting (command, steps from-to, device, minutes) is recorded. When training
+and every sitting (command, steps from-to, device, minutes) is recorded. Checkpoints are
+git-ignored and die with the checkout that wrote them, so ``--resume`` with no checkpoint
+carries on from the exported weights and card of an earlier step-capped run instead (a warm
+start, see ``warm_start``): its step, epoch and learning curve continue, its optimiser
+moments and RNG states cannot, and the card's sitting says so. When training
 has finished, the best checkpoint is evaluated on the test split and exported to
 assets/translation-<arch>.safetensors (fp16) with its card; ``--resume`` on a finished
 run re-evaluates and re-exports. Every number in the card is measured here.
@@ -270,11 +274,61 @@ def evaluate_alignment(translator: Translator, references: dict[str, list[dict]]
     return out
 
 
-def lr_factor(step: int, warmup: int) -> float:
+def lr_factor(step: int, warmup: int, rewarm_from: int | None = None) -> float:
     """Linear warm-up, then inverse square-root decay (Vaswani et al. 2017, eq. 3, scaled to
-    peak at the given learning rate)."""
-    step = step + 1
-    return min(step / warmup, (warmup / step) ** 0.5)
+    peak at the given learning rate). After a warm start at step ``rewarm_from`` the rate
+    ramps up again over REWARM_STEPS: Adam's moments start from zero there, and its first
+    updates would otherwise move every weight by the full rate at once."""
+    factor = min((step + 1) / warmup, (warmup / (step + 1)) ** 0.5)
+    if rewarm_from is not None and step >= rewarm_from:
+        factor *= min(1.0, (step - rewarm_from + 1) / REWARM_STEPS)
+    return factor
+
+
+REWARM_STEPS = 200
+
+
+def batches_before(train, max_tokens: int, seed: int, epoch: int) -> int:
+    """Steps in epochs 0..epoch-1 (each epoch's batches are fixed by the seed)."""
+    return sum(len(make_batches(train, max_tokens, random.Random(seed * 1000 + e))) for e in range(epoch))
+
+
+def warm_start(out_dir: Path, tag: str, cfg: NetConfig, protos: dict, model: nn.Module, device) -> dict | None:
+    """The exported weights and card of an earlier run of this model, loaded into ``model``:
+    the counters to continue from (step and epoch of the exported checkpoint, its learning
+    curve and sittings), or None when there is nothing to continue (no card, a plateau
+    already reached, another configuration, or other sentencepiece models: continuing with
+    another vocabulary would scramble every embedding)."""
+    from safetensors.torch import load_file
+
+    wpath, cpath = weights_path(tag, out_dir), card_path(tag, out_dir)
+    if not (wpath.is_file() and cpath.is_file()):
+        return None
+    try:
+        card = json.loads(cpath.read_text(encoding="utf-8"))
+        tensors = load_file(str(wpath))
+    except (OSError, ValueError) as err:
+        print(f"{wpath}: cannot be read ({err}); starting fresh")
+        return None
+    reason = None
+    if card.get("config") != cfg.to_dict():
+        reason = "another model configuration"
+    elif not str(card.get("stopped_by", "")).startswith("step cap") or not card.get("dev_history"):
+        reason = f"its run ended by {card.get('stopped_by') or 'an older trainer'}, not by a step cap"
+    elif (tensors["spm.src"].numpy().tobytes() != protos["src"]
+          or tensors["spm.tgt"].numpy().tobytes() != protos["tgt"]):
+        reason = "other sentencepiece models than data/ holds"
+    if reason:
+        print(f"not continuing from {wpath}: {reason}; starting fresh")
+        return None
+    del tensors["spm.src"], tensors["spm.tgt"]
+    model.load_state_dict({k: v.to(device, torch.float32) if v.is_floating_point() else v.to(device)
+                           for k, v in tensors.items()})
+    step = int(card["best_step"])
+    best = next(h for h in card["dev_history"] if h["step"] == step)
+    return {"step": step, "epoch": int(best["epoch"]), "history": [h for h in card["dev_history"] if h["step"] <= step],
+            "runs": card.get("runs") or [], "from": wpath.name,
+            "rewarm_from": step, "rewarms": list(card.get("rewarms") or [])}
 
 
 def dev_bleu(model, dev_pairs, sp_src, sp_tgt, device, batch: int = 64) -> float:
@@ -334,7 +388,8 @@ def main(argv=None) -> None:
     model = build_model(cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98))
     warmup = args.warmup
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, warmup))
+    rewarm: dict = {"from": None}  # set by a warm start; the schedule reads it at every step
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, warmup, rewarm["from"]))
     loss_fn = nn.CrossEntropyLoss(ignore_index=PAD, label_smoothing=0.1)
     train = encode_pairs(data["split"]["train"], data["sp_src"], data["sp_tgt"])
     dev = encode_pairs(data["split"]["dev"][:300], data["sp_src"], data["sp_tgt"])
@@ -346,28 +401,53 @@ def main(argv=None) -> None:
     ckpt = args.checkpoints / f"translation-{tag}.pt"
     best_ckpt = args.checkpoints / f"translation-{tag}.best.pt"
     step, epoch, elapsed, history, b_pos, earlier, finished = 0, 0, 0.0, [], 0, [], ""
+    rewarms: list[int] = []  # steps at which a warm start re-initialised the optimiser
     sitting_start = time.time()
     stateful = {"model": model, "opt": opt, "sched": sched}
     state = (restore_checkpoint(ckpt, device, expect={"config": cfg.to_dict()}, **stateful)
              if args.resume else None)
+    warm = None
     if state is not None:
         step, epoch, elapsed = state["step"], state["epoch"], state["elapsed"]
         b_pos = state.get("batch_in_epoch", 0)
         history = list(state.get("history", []))
         earlier = state.get("runs", [])
         finished = state.get("finished", "")
+        rewarm["from"] = state.get("rewarm_from")
+        rewarms = list(state.get("rewarms", []))
         if finished.startswith("step cap") and step < args.max_steps:
             finished = ""  # a higher cap given: train on
         print(f"resumed {ckpt} at step {step}, {elapsed / 60:.1f} min trained" +
               (f"; training had finished ({finished}): evaluating and exporting" if finished else ""))
+    elif args.resume and (warm := warm_start(args.out, tag, cfg, data["protos"], model, device)) is not None:
+        step, epoch, history, earlier = warm["step"], warm["epoch"], warm["history"], warm["runs"]
+        elapsed = sum(60 * r.get("minutes", 0.0) for r in earlier)
+        b_pos = step - batches_before(train, args.max_tokens, args.seed, epoch)
+        rewarm["from"] = step
+        rewarms = warm["rewarms"] + [step]
+        for g in opt.param_groups:  # the schedule continues at the exported step
+            g["initial_lr"] = lr
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, warmup, rewarm["from"]),
+                                                  last_epoch=step - 1)
+        stateful["sched"] = sched
+        if step >= args.max_steps:
+            finished = f"step cap {args.max_steps}"
+        print(f"no checkpoint at {ckpt}: continuing from {args.out / warm['from']} at step {step} "
+              f"(epoch {epoch}, batch {b_pos}); optimiser moments start from zero, learning rate "
+              f"re-warmed over {REWARM_STEPS} steps")
 
     # each invocation that trains is a sitting of its own, so a card says when a model was trained
     # in several; one resumed only to evaluate a finished run adds none
     sittings = Sittings(earlier, command_line(prog, argv), step, device, new=not finished)
+    if warm is not None and not finished:
+        sittings.records[-1]["start"] = (f"warm start from {warm['from']} (step {step}): its checkpoint was not "
+                                         "in this checkout; optimiser moments and RNG states re-initialised, "
+                                         f"learning rate re-warmed over {REWARM_STEPS} steps")
 
     def checkpoint():
         save_checkpoint(ckpt, stateful, step=step, epoch=epoch, elapsed=elapsed, batch_in_epoch=b_pos,
-                        config=cfg.to_dict(), history=history, runs=sittings.at_checkpoint(step), finished=finished)
+                        config=cfg.to_dict(), history=history, runs=sittings.at_checkpoint(step), finished=finished,
+                        rewarm_from=rewarm["from"], rewarms=rewarms)
 
     @torch.inference_mode()
     def dev_loss():
@@ -497,7 +577,10 @@ def main(argv=None) -> None:
                      f"inverse square-root decay, label smoothing 0.1, dropout {cfg.dropout}, batches of "
                      f"~{args.max_tokens} tokens from length buckets, seed {args.seed}; dev loss and greedy dev BLEU "
                      f"({len(dev_pairs)} dev verses) every {args.eval_every} steps; stopped by {finished}; "
-                     f"the exported weights are the best dev-BLEU checkpoint, step {best_step}"),
+                     f"the exported weights are the best dev-BLEU checkpoint, step {best_step}"
+                     + (f"; warm-started from exported weights (optimiser state lost with an earlier checkout) "
+                        f"at step{'s' if len(rewarms) > 1 else ''} {', '.join(map(str, rewarms))}" if rewarms else "")),
+        "rewarms": rewarms,
         "best_step": best_step,
         "stopped_by": finished,  # "plateau: ..." or "step cap N": the page says which, per model
         "weights": f"{wpath.name} (fp16; scores below are of these fp16 weights)",

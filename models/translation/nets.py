@@ -246,6 +246,15 @@ class Transformer(nn.Module):
         d = cfg.emb
         self.src_emb = nn.Embedding(cfg.src_vocab, d, padding_idx=PAD)
         self.tgt_emb = nn.Embedding(cfg.tgt_vocab, d, padding_idx=PAD)
+        # Embeddings are multiplied by sqrt(d_model) (section 3.4), so they start at std
+        # d_model^-0.5 as in the paper's tensor2tensor code: the scaled token vectors then
+        # have unit scale, like the sinusoids added to them. PyTorch's default N(0, 1) made
+        # them 16x the positions at d_model 256, and the model could hardly tell word order
+        # (dev BLEU 3.0 after 2,000 steps against RNNsearch's 14.7 on the same batches).
+        for table in (self.src_emb, self.tgt_emb):
+            nn.init.normal_(table.weight, 0.0, d ** -0.5)
+            with torch.no_grad():
+                table.weight[PAD].zero_()
         self.register_buffer("pe", sinusoid(cfg.max_len + 2, d), persistent=False)
         self.enc = nn.ModuleList(EncoderLayer(cfg, i) for i in range(cfg.layers))
         self.dec = nn.ModuleList(DecoderLayer(cfg, i) for i in range(cfg.layers))

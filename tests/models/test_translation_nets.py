@@ -119,3 +119,18 @@ def test_batched_forward_equals_per_sentence(arch):
         both, _ = model(src, tgt)
         one, _ = model(src[1:, :3], tgt[1:])
     assert torch.allclose(both[1], one[0], atol=1e-5)
+
+
+def test_transformer_scaled_embeddings_start_on_the_scale_of_the_positions():
+    """Section 3.4 multiplies embeddings by sqrt(d_model): they must start at std d_model^-0.5 so
+    that the scaled token vectors (std 1) do not drown the sinusoids (values in [-1, 1]). With
+    PyTorch's default N(0, 1) they were 16x larger at d_model 256."""
+    torch.manual_seed(0)
+    d = 256
+    model = build_model(NetConfig("transformer", 4000, 4000, emb=d, hidden=d, layers=1, heads=4))
+    for table in (model.src_emb, model.tgt_emb):
+        scaled = table.weight[1:] * math.sqrt(d)
+        assert scaled.std().item() == pytest.approx(1.0, rel=0.02)
+        assert table.weight[0].abs().max().item() == 0.0  # the padding row stays zero
+    pe = model.pe
+    assert pe.pow(2).mean().sqrt().item() == pytest.approx(math.sqrt(0.5), rel=0.02)  # sin/cos: rms 1/sqrt2

@@ -135,3 +135,57 @@ def test_a_sitting_killed_between_checkpoints_is_still_recorded(tiny_tsv, tmp_pa
     runs = json.loads((tmp_path / "translation-seq2seq-tiny.json").read_text())["runs"]
     assert runs[0]["to_step"] == 2 and "stopped" in runs[0]["ended"]
     assert (runs[1]["from_step"], runs[1]["to_step"]) == (2, 4)
+
+
+def test_learning_rate_rewarms_after_a_warm_start():
+    # the inverse square-root decay, times a linear ramp over REWARM_STEPS from the restart
+    from train.translation import REWARM_STEPS
+
+    assert lr_factor(399, 100, rewarm_from=399) == pytest.approx(0.5 / REWARM_STEPS)
+    assert lr_factor(449, 100, rewarm_from=399) == pytest.approx((100 / 450) ** 0.5 * 51 / REWARM_STEPS)
+    assert lr_factor(399 + REWARM_STEPS, 100, rewarm_from=399) == pytest.approx((100 / (400 + REWARM_STEPS)) ** 0.5)
+    assert lr_factor(300, 100, rewarm_from=399) == lr_factor(300, 100)  # before the restart: unchanged
+
+
+def test_resume_without_a_checkpoint_continues_from_the_exported_weights(tiny_tsv, tmp_path, capsys):
+    """A fresh checkout has the exported weights and card but no checkpoints/: --resume goes on
+    from them (step, epoch, curve and sittings), and the card says the optimiser state was lost."""
+    from train.translation import warm_start
+
+    common = ["--arch", "rnnsearch", "--tsv", str(tiny_tsv), "--vocab", "40", "--emb", "16", "--hidden", "16",
+              "--max-tokens", "200", "--eval-every", "2", "--out", str(tmp_path), "--checkpoints", str(tmp_path / "ck")]
+    main(common + ["--max-steps", "4"])
+    card_file = tmp_path / "translation-rnnsearch-tiny.json"
+    first = json.loads(card_file.read_text())
+    best = first["best_step"]
+    for ckpt in (tmp_path / "ck").glob("*.pt"):  # the checkpoints died with their checkout
+        ckpt.unlink()
+    capsys.readouterr()
+    main(common + ["--max-steps", "8", "--resume"])
+    assert f"continuing from {tmp_path / 'translation-rnnsearch-tiny.safetensors'} at step {best}" in capsys.readouterr().out
+    card = json.loads(card_file.read_text())
+    assert card["metrics"]["train_steps"] == 8 and card["rewarms"] == [best]
+    assert [h["step"] for h in card["dev_history"]] == [s for s in (2, 4) if s <= best] + list(range(best + 2, 9, 2))
+    assert card["dev_history"][: best // 2] == first["dev_history"][: best // 2]
+    assert [(r["from_step"], r["to_step"]) for r in card["runs"]] == [(0, 4), (best, 8)]
+    assert "warm start" in card["runs"][1]["start"] and "warm-started" in card["training"]
+    assert "start" not in card["runs"][0]
+
+    # what warm_start loads is exactly the exported model
+    from models.translation.nets import NetConfig, build_model
+
+    card_file.write_text(json.dumps({**card, "stopped_by": "step cap 8"}))  # (four flat evaluations: a plateau)
+    exported = Translator.load(tmp_path / "translation-rnnsearch-tiny.safetensors")
+    protos = {"src": exported.sp_src.serialized_model_proto(), "tgt": exported.sp_tgt.serialized_model_proto()}
+    model = build_model(exported.cfg)
+    state = warm_start(tmp_path, "rnnsearch-tiny", exported.cfg, protos, model, "cpu")
+    assert state["step"] == card["best_step"] and state["rewarms"] == [best]
+    for key, value in exported.model.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[key], value)
+    # nothing to continue: another configuration, other sentencepiece models, a plateau reached
+    other = NetConfig(**{**exported.cfg.to_dict(), "hidden": 32})
+    assert warm_start(tmp_path, "rnnsearch-tiny", other, protos, build_model(other), "cpu") is None
+    assert warm_start(tmp_path, "rnnsearch-tiny", exported.cfg, {**protos, "tgt": b"x"}, model, "cpu") is None
+    card_file.write_text(json.dumps({**card, "stopped_by": "plateau: dev BLEU gained < 0.3"}))
+    assert warm_start(tmp_path, "rnnsearch-tiny", exported.cfg, protos, model, "cpu") is None
+    assert "plateau" in capsys.readouterr().out
