@@ -53,4 +53,9 @@ def compare(cards: dict[str, dict]) -> dict:
     best = cards.get("transformer", {}).get("best_head_by_aer")
     if best:
         out["transformer_best_head_by_aer"] = best
+    # a gap between models trained for different budgets is not the architectures' gap alone:
+    # the page says so beside each paired test
+    steps = {arch: c.get("metrics", {}).get("train_steps") for arch, c in cards.items()}
+    if any(v is not None for v in steps.values()):
+        out["train_steps"] = steps
     return out

@@ -2,7 +2,11 @@
 models (analysis/translation_comparison.py) into each of their cards, with sacrebleu's
 paired bootstrap test of RNNsearch against seq2seq (and the Transformer against
 RNNsearch) on the test hypotheses that ``python -m train translation`` wrote beside the
-cards, scored against the corpus's test references."""
+cards, scored against the corpus's test references; and, under "reference_quality", how far
+the reference alignments the attention is scored against can be trusted: the hand-checked
+precision of the raw and cleaned Strong's links and of eflomal's (corpora/alignment_check.py,
+docs/alignment_reference.md), eflomal's agreement with the cleaned links on every test verse,
+and each reference's oracle floor."""
 
 from __future__ import annotations
 
@@ -42,6 +46,21 @@ def significance(folder: Path, data: Path, beam: int, n_samples: int) -> dict:
     return out
 
 
+def reference_quality(data: Path) -> dict | None:
+    """The hand check's precision per reference, eflomal against the cleaned Strong's links,
+    and the oracle floors; None without the built corpus (no references to judge)."""
+    from corpora import alignment_check
+
+    if not (data / "test.align.jsonl").is_file():
+        return None
+    out = {"hand_check": alignment_check.rates(alignment_check.CHECK, data),
+           "oracle_floors": alignment_check.floors(data),
+           "made_by": "python -m corpora.alignment_check rates / floors / agreement"}
+    if (data / "test.align.eflomal.jsonl").is_file() and (data / "test.align.clean.jsonl").is_file():
+        out["eflomal_vs_strongs_clean"] = alignment_check.agreement(data)
+    return out
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m train translation-compare")
     p.add_argument("--assets", default=str(ASSETS))
@@ -58,7 +77,10 @@ def main(argv=None) -> None:
     result = compare(cards)
     result.update(significance(folder, Path(args.data), args.beam, args.samples))
     result["made_by"] = "python -m train translation-compare"
+    quality = reference_quality(Path(args.data))
     for arch, card in cards.items():
         card["comparison"] = result
+        if quality is not None and arch != "seq2seq":  # seq2seq has no attention to score
+            card["reference_quality"] = quality
         write_card(card, card_path(arch, folder))
     print(json.dumps(result, indent=2, ensure_ascii=False))

@@ -141,6 +141,10 @@ def stopping_line(cards: dict[str, dict]) -> str:
             parts.append(f"{arch} at a {why}, before any plateau: its curve was still rising")
         else:
             parts.append(f"{arch}: not recorded in its card")
+        if card.get("rewarms"):
+            steps = ", ".join(f"{s:,}" for s in card["rewarms"])
+            parts[-1] += (f" (continued from its exported weights at step {steps} with a fresh optimiser: "
+                          "the earlier checkpoint was gone)")
     return "Training stopped: " + "; ".join(parts) + "." if parts else ""
 
 
@@ -151,9 +155,15 @@ def significance_lines(cards: dict[str, dict]) -> list[str]:
     for key, test in comparison.items():
         if key.endswith("_paired_bootstrap") and isinstance(test, dict):
             verdict = ("a significant gain" if test.get("significant_gain") else "not a significant gain")
-            lines.append(f"{test['system']} {test['system_bleu']:.2f} vs {test['baseline']} "
-                         f"{test['baseline_bleu']:.2f} BLEU: p = {test['p_value']:.4f} "
-                         f"({test['n_samples']} paired bootstrap resamples), {verdict} at p < 0.05.")
+            line = (f"{test['system']} {test['system_bleu']:.2f} vs {test['baseline']} "
+                    f"{test['baseline_bleu']:.2f} BLEU: p = {test['p_value']:.4f} "
+                    f"({test['n_samples']} paired bootstrap resamples), {verdict} at p < 0.05.")
+            steps = comparison.get("train_steps") or {}
+            a, b = steps.get(test["system"]), steps.get(test["baseline"])
+            if a is not None and b is not None and a != b:
+                line += (f" Trained for {a:,} and {b:,} steps: unequal budgets, so the gap is not the "
+                         "architectures' alone.")
+            lines.append(line)
     return lines
 
 
@@ -183,6 +193,54 @@ class ReferenceView:
 
 REFERENCES = {"links_eflomal": "eflomal (statistical aligner)", "links_clean": "Strong's numbers, cleaned",
               "links": "Strong's numbers, as tagged"}
+# the same references under the names train/translation.py gives them in the cards' metrics
+CARD_REFERENCES = {"eflomal": REFERENCES["links_eflomal"], "strongs_clean": REFERENCES["links_clean"],
+                   "strongs": REFERENCES["links"]}
+
+
+def alignment_rows(cards: dict[str, dict]) -> list[dict]:
+    """One row per (model, reference) of the whole-test-split alignment scores in the cards:
+    the model's AER, precision and recall beside chance (uniform attention), the diagonal
+    baseline and the reference's own floor (an oracle that follows it), and the Transformer's
+    best single head."""
+    def r(v):
+        return None if v is None else round(v, 3)
+
+    rows = []
+    for arch, card in cards.items():
+        m = card.get("metrics", {})
+        for ref, label in CARD_REFERENCES.items():
+            if m.get(f"align_{ref}_model_aer") is None:
+                continue
+            best = (card.get("best_head_by_aer") or {}).get(ref)
+            rows.append({"model": arch, "reference": label, "verses": m.get(f"align_{ref}_verses"),
+                         "AER": r(m[f"align_{ref}_model_aer"]),
+                         "precision": r(m.get(f"align_{ref}_model_precision")),
+                         "recall": r(m.get(f"align_{ref}_model_recall")),
+                         "AER, uniform (chance)": r(m.get(f"align_{ref}_uniform_aer")),
+                         "AER, diagonal": r(m.get(f"align_{ref}_diagonal_aer")),
+                         "AER floor (oracle)": r(m.get(f"align_{ref}_oracle_aer")),
+                         "best head (AER)": f"{best} ({m[f'align_{ref}_best_head_aer']:.3f})" if best else "—"})
+    return rows
+
+
+def reference_trust_line(cards: dict[str, dict]) -> str:
+    """How far the references can be trusted, from the hand check that translation-compare
+    copied into the cards."""
+    quality = next((c["reference_quality"] for c in cards.values() if c.get("reference_quality")), None)
+    if not quality:
+        return ""
+    hand = quality.get("hand_check", {})
+    parts = [f"{hand[k]['precision']:.1%} of the {name} links are right"
+             for k, name in (("raw", "tagged Strong's"), ("clean", "cleaned Strong's"), ("eflomal", "eflomal"))
+             if k in hand]
+    line = f"On {hand.get('verses', 0)} test verses checked by hand, " + ", ".join(parts) + "."
+    agree = (quality.get("eflomal_vs_strongs_clean") or {}).get("all")
+    if agree:
+        line += (f" eflomal against the cleaned Strong's links on the {agree['verses']:,} verses the cleaning keeps: "
+                 f"precision {agree['precision']:.2f}, recall {agree['recall']:.2f}, AER {agree['aer']:.2f} "
+                 "(the cleaned links cover tagged content words only, so eflomal's other links count against it).")
+    return line
 
 
 @st.cache_resource(show_spinner="Reading the attention on the reference translation…", max_entries=16)

@@ -12,9 +12,9 @@ import streamlit as st
 
 from ui.export import download, figure_config, matrix_csv, settings_json, stack_npz
 from ui.share import copy_link, link_slot
-from ui.translation import (MAX_WORDS, TITLES, ModelOutput, bleu_series, cut_words, load_cards,
-                            REFERENCES, load_translators, quality_rows, reference_view, significance_lines,
-                            stopping_line, translate_all)
+from ui.translation import (MAX_WORDS, TITLES, ModelOutput, REFERENCES, alignment_rows, bleu_series, cut_words,
+                            load_cards, load_translators, quality_rows, reference_trust_line, reference_view,
+                            significance_lines, stopping_line, translate_all)
 from ui.widgets import clamp_choice
 from viz.attention import attention_heatmap, model_view_figure, model_view_image, token_bar_figure
 from viz.translation import add_link_markers, bleu_length_figure, highlight_row, learning_curve_figure
@@ -186,7 +186,16 @@ def _scores_caption(s: dict) -> str:
 
 def show_reference_tab(folder: str, verse: dict | None, config: dict) -> None:
     """A test verse's reference alignment beside each model's attention on the reference,
-    with the reference's links outlined on the attention."""
+    with the reference's links outlined on the attention; above it, the whole test split's
+    scores against every reference beside chance, the diagonal and each reference's floor."""
+    cards = load_cards(folder)
+    rows = alignment_rows(cards)
+    if rows:
+        st.markdown("**Attention against reference alignments, whole test split** (from the cards; lower AER is better)")
+        st.dataframe(rows, hide_index=True)
+        st.caption("Teacher-forced attention on the reference Spanish, one argmax link per Spanish word "
+                   "(Transformer: mean of all layers and heads; its best single head in the last column). "
+                   + reference_trust_line(cards))
     if verse is None:
         st.info("Pick a test verse in the sidebar: a reference word alignment then appears beside the "
                 "attention each model pays while reading the reference Spanish, its links outlined on the maps.")
@@ -228,7 +237,8 @@ def show_bleu_tab(cards: dict[str, dict], config: dict) -> None:
     histories = {a: c.get("dev_history") or [] for a, c in cards.items()}
     if any(h and "dev_bleu" in h[0] for h in histories.values()):
         st.markdown("**Learning curves** (from the cards)")
-        st.plotly_chart(learning_curve_figure(histories, {a: c.get("best_step") for a, c in cards.items()}),
+        st.plotly_chart(learning_curve_figure(histories, {a: c.get("best_step") for a, c in cards.items()},
+                                              {a: c.get("rewarms") or [] for a, c in cards.items()}),
                         config=config, key="tr_curves")
         st.caption("Dev loss and greedy dev BLEU measured during training at fixed step intervals; the ringed "
                    "checkpoint, the best dev BLEU, is the one on this page. " + stopping_line(cards))

@@ -57,9 +57,12 @@ def bleu_length_figure(buckets: list[str], series: dict[str, list[float | None]]
     return fig
 
 
-def learning_curve_figure(histories: dict[str, list[dict]], best_steps: dict[str, int] | None = None) -> go.Figure:
+def learning_curve_figure(histories: dict[str, list[dict]], best_steps: dict[str, int] | None = None,
+                          restarts: dict[str, list[int]] | None = None) -> go.Figure:
     """Dev BLEU (left) and dev loss (right) against training step, one colour per model;
-    a ring marks the checkpoint each model exported (its best dev BLEU)."""
+    a ring marks the checkpoint each model exported (its best dev BLEU), and a dotted line in
+    the model's colour each step where its training restarted from exported weights with a
+    fresh optimiser (a kink there is the restart, not the data)."""
     from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=1, cols=2, subplot_titles=("dev BLEU (greedy)", "dev loss (nats per token)"),
@@ -81,6 +84,11 @@ def learning_curve_figure(histories: dict[str, list[dict]], best_steps: dict[str
                                      marker=dict(size=16, symbol="circle-open", color=color, line=dict(width=3)),
                                      hovertemplate=escape(name) + ": exported checkpoint, step %{x}<extra></extra>"),
                           row=1, col=1)
+        for step in (restarts or {}).get(name, []):
+            for col in (1, 2):
+                fig.add_vline(x=step, line=dict(color=color, dash="dot", width=1.5), row=1, col=col,
+                              annotation_text=f"{escape(name)} restarted" if col == 1 else None,
+                              annotation_position="bottom right", annotation_font_size=10)
     fig.update_xaxes(title_text="training step")
     fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(orientation="h", y=1.12, yanchor="bottom", x=0))

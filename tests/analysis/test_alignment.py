@@ -112,3 +112,14 @@ def test_link_markers_outline_the_linked_cells_by_their_labels():
     marks = fig.data[1]
     assert list(marks.x) == [heat.x[0], heat.x[1]] and list(marks.y) == [heat.y[0], heat.y[1]]
     assert "&lt;x&gt;" in marks.hovertemplate
+
+
+def test_learning_curve_marks_each_restart_on_both_panels():
+    from viz.translation import learning_curve_figure
+
+    history = [{"step": 500, "dev_bleu": 1.0, "dev_loss": 5.0}, {"step": 1000, "dev_bleu": 3.0, "dev_loss": 4.5}]
+    fig = learning_curve_figure({"rnnsearch": history, "seq2seq": history}, {}, {"rnnsearch": [500], "seq2seq": []})
+    lines = [s for s in fig.layout.shapes if s.type == "line"]
+    assert sorted((s.x0, s.xref) for s in lines) == [(500, "x"), (500, "x2")]
+    assert [a.text for a in fig.layout.annotations if "restarted" in (a.text or "")] == ["rnnsearch restarted"]
+    assert not learning_curve_figure({"rnnsearch": history}).layout.shapes  # no restarts: nothing drawn

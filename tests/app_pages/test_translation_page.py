@@ -143,3 +143,44 @@ def test_stopping_line_tells_a_step_cap_from_a_plateau():
     assert [r["stopped by"] for r in quality_rows(cards)] == [
         "plateau: dev BLEU gained < 0.3 over the last 3 evaluations", "step cap 2000", "not recorded"]
     assert stopping_line({}) == ""
+
+
+def test_paired_tests_and_stopping_say_when_budgets_differ_and_runs_restarted():
+    from ui.translation import significance_lines, stopping_line
+
+    test = {"system": "rnnsearch", "baseline": "seq2seq", "system_bleu": 19.0, "baseline_bleu": 5.8,
+            "p_value": 0.001, "n_samples": 1000, "significant_gain": True}
+    comparison = {"rnnsearch_vs_seq2seq_paired_bootstrap": test, "train_steps": {"rnnsearch": 5000, "seq2seq": 2000}}
+    (line,) = significance_lines({"rnnsearch": {"comparison": comparison}})
+    assert line.startswith("rnnsearch 19.00 vs seq2seq 5.80 BLEU: p = 0.0010 (1000 paired bootstrap resamples), "
+                           "a significant gain at p < 0.05.")
+    assert "Trained for 5,000 and 2,000 steps: unequal budgets" in line
+    equal = {**comparison, "train_steps": {"rnnsearch": 2000, "seq2seq": 2000}}
+    assert "unequal" not in significance_lines({"rnnsearch": {"comparison": equal}})[0]
+    cards = {"rnnsearch": {"stopped_by": "step cap 5000", "rewarms": [2000]}, "seq2seq": {"stopped_by": "step cap 2000"}}
+    line = stopping_line(cards)
+    assert "rnnsearch at a step cap 5000, before any plateau: its curve was still rising (continued from its " \
+           "exported weights at step 2,000 with a fresh optimiser" in line
+    assert line.count("continued") == 1
+
+
+def test_alignment_rows_put_each_score_beside_chance_diagonal_and_floor():
+    from ui.translation import alignment_rows, reference_trust_line
+
+    metrics = {"align_eflomal_verses": 1661, "align_eflomal_model_aer": 0.55371, "align_eflomal_model_precision": 0.453,
+               "align_eflomal_model_recall": 0.44, "align_eflomal_uniform_aer": 0.9567,
+               "align_eflomal_diagonal_aer": 0.6866, "align_eflomal_oracle_aer": 0.0148,
+               "align_eflomal_best_head": "L1H1", "align_eflomal_best_head_aer": 0.5012}
+    quality = {"hand_check": {"verses": 30, "raw": {"precision": 0.2158}, "clean": {"precision": 0.9289}},
+               "eflomal_vs_strongs_clean": {"all": {"verses": 1545, "precision": 0.345, "recall": 0.841, "aer": 0.51}}}
+    cards = {"seq2seq": {"metrics": {"bleu": 5.0}},
+             "transformer": {"metrics": metrics, "best_head_by_aer": {"eflomal": "L1H1"}, "reference_quality": quality}}
+    (row,) = alignment_rows(cards)  # seq2seq has no attention; only eflomal is in the metrics
+    assert row == {"model": "transformer", "reference": "eflomal (statistical aligner)", "verses": 1661,
+                   "AER": 0.554, "precision": 0.453, "recall": 0.44, "AER, uniform (chance)": 0.957,
+                   "AER, diagonal": 0.687, "AER floor (oracle)": 0.015, "best head (AER)": "L1H1 (0.501)"}
+    line = reference_trust_line(cards)
+    assert line.startswith("On 30 test verses checked by hand, 21.6% of the tagged Strong's links are right, "
+                           "92.9% of the cleaned Strong's links are right.")
+    assert "on the 1,545 verses the cleaning keeps: precision 0.34, recall 0.84, AER 0.51" in line
+    assert reference_trust_line({"seq2seq": {}}) == ""

@@ -138,3 +138,26 @@ def test_text_attribution_command(tmp_path, capsys):
     assert set(card["deletion_drop"]) == {"attention (mean of heads)", "rollout", "integrated_gradients",
                                           "input_x_gradient", "blank_out", "chance (random order)"}
     assert card["paper"]["abnar_zuidema_2020_spearman_vs_blank_out"] == {"raw_attention": 0.29, "rollout": 0.71}
+
+
+def test_translation_compare_writes_how_far_the_references_can_be_trusted(tmp_path):
+    from corpora import alignment_check
+
+    data = tmp_path / "data"
+    data.mkdir()
+    verse = {"ref": "Gen 1:1", "en": "In the beginning", "es": "En el principio", "links": [[0, 0], [2, 2], [2, 1]]}
+    (data / "test.align.jsonl").write_text(json.dumps(verse) + "\n", encoding="utf-8")
+    for arch, steps in (("seq2seq", 2000), ("rnnsearch", 5000)):
+        (tmp_path / f"translation-{arch}.json").write_text(
+            json.dumps({"name": arch, "metrics": {"bleu": 1.0, "train_steps": steps}}))
+    assert main(["translation-compare", "--assets", str(tmp_path), "--data", str(data)]) == 0
+    quality = _card(tmp_path, "translation-rnnsearch")["reference_quality"]
+    judged = alignment_check.rates(alignment_check.CHECK)  # the judgement file alone
+    assert quality["hand_check"]["verses"] == judged["verses"] >= 30
+    assert quality["hand_check"]["clean"] == judged["clean"] and "eflomal" not in quality["hand_check"]
+    # two scored words, three links: recall 2/3, AER 1 - 2*2/(2+3)
+    floor = quality["oracle_floors"]["test.align.jsonl"]
+    assert floor["recall"] == pytest.approx(2 / 3) and floor["aer"] == pytest.approx(1 - 4 / 5)
+    assert "eflomal_vs_strongs_clean" not in quality  # no eflomal links built
+    assert "reference_quality" not in _card(tmp_path, "translation-seq2seq")  # no attention to score
+    assert _card(tmp_path, "translation-rnnsearch")["comparison"]["train_steps"] == {"seq2seq": 2000, "rnnsearch": 5000}
