@@ -6,6 +6,7 @@ so moving a slider or picking a layer/head never reruns a model.
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import streamlit as st
@@ -44,6 +45,11 @@ def verse_picker(verses: list[dict]) -> None:
         if i is not None:
             st.session_state["tr_text"] = verses[i]["en"]
 
+    picked = st.session_state.get("tr_verse")
+    if verses and picked is not None and "tr_text" not in st.session_state:
+        # a shared link names the verse but not its text (too long for an address): the text box
+        # must hold the verse the sidebar shows, or the reference tab has no verse to score
+        st.session_state["tr_text"] = verses[picked]["en"]
     if verses:
         st.sidebar.selectbox("Test verse (never seen in training)", range(len(verses)), index=None,
                              key="tr_verse", format_func=lambda i: f"{verses[i]['ref']}: {verses[i]['en'][:60]}",
@@ -249,10 +255,17 @@ def show_bleu_tab(cards: dict[str, dict], config: dict) -> None:
     intervals = any(v is not None for e in errors.values() for v in e)
     st.caption("Test verses (chapters never seen in training), sacrebleu corpus BLEU per source-length bucket"
                + (" with 95% bootstrap intervals" if intervals else "") +
-               "; the analogue of Figure 2 of Bahdanau et al. 2015. " + decoding.split(";")[0] + ".")
+               "; the analogue of Figure 2 of Bahdanau et al. 2015. " + decoding_sentence(decoding))
     st.dataframe(quality_rows(cards), hide_index=True)
     for line in significance_lines(cards):
         st.caption(line)
+
+
+def decoding_sentence(decoding: str) -> str:
+    """The card's decoding note in words a reader of the chart needs (it names metric keys)."""
+    width = re.search(r"beam search of width (\d+)", decoding)
+    return (f"Decoded by beam search of width {width.group(1)} (length-normalised log-probability); "
+            "the table gives greedy decoding's BLEU too." if width else "")
 
 
 def all_attention_npz(outputs: Outputs, settings: dict) -> bytes:

@@ -184,3 +184,24 @@ def test_alignment_rows_put_each_score_beside_chance_diagonal_and_floor():
                            "92.9% of the cleaned Strong's links are right.")
     assert "on the 1,545 verses the cleaning keeps: precision 0.34, recall 0.84, AER 0.51" in line
     assert reference_trust_line({"seq2seq": {}}) == ""
+
+
+def test_a_link_naming_only_a_verse_puts_that_verse_in_the_text_box(tiny_assets, monkeypatch):
+    monkeypatch.setenv("TRANSLATION_ASSETS", str(tiny_assets))
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.query_params["tr_verse"] = "0"
+    at.query_params["tr_tab"] = "Test verse vs reference"
+    at.run()
+    assert not at.exception
+    assert at.text_area(key="tr_text").value == "in the beginning god created heavens"
+    assert any("Test 1:1" in m.value for m in at.markdown)  # the reference tab scores that verse
+
+
+def test_the_bleu_chart_caption_names_the_decoding_not_the_card_keys():
+    from ui.translation_views import decoding_sentence
+
+    card_note = ("metrics.bleu, chrf and bleu_len_* use beam search of width 5 (length-normalised log-probability); "
+                 "*_greedy the same with greedy decoding")
+    assert decoding_sentence(card_note) == ("Decoded by beam search of width 5 (length-normalised log-probability); "
+                                            "the table gives greedy decoding's BLEU too.")
+    assert decoding_sentence("") == ""
