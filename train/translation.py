@@ -488,11 +488,12 @@ def main(argv=None) -> None:
             b_pos = b_i + 1
             dt = time.time() - t0
             elapsed += dt
-            window_loss += float(loss.detach())
+            loss_value = float(loss.detach())
+            window_loss += loss_value
             window_tokens += int((src != PAD).sum() + (tgt[:, 1:] != PAD).sum())
             window_s += dt
             bar.update(1)
-            bar.set_postfix(loss=f"{float(loss):.3f}", ep=epoch, tok_s=f"{window_tokens / max(window_s, 1e-9):.0f}")
+            bar.set_postfix(loss=f"{loss_value:.3f}", ep=epoch, tok_s=f"{window_tokens / max(window_s, 1e-9):.0f}")
             if step % args.eval_every == 0:
                 history.append({"step": step, "epoch": epoch, "train_loss": window_loss / args.eval_every,
                                 "dev_loss": dev_loss(), "dev_bleu": dev_bleu(model, dev_pairs, data["sp_src"],
