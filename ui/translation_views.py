@@ -217,10 +217,10 @@ def show_reference_tab(folder: str, verse: dict | None, config: dict) -> None:
     if not view.attention:  # no model could read this verse: show the reference alone
         st.plotly_chart(attention_heatmap(view.reference, view.es_words, view.en_words, zmax=1.0, value_name="link"),
                         config=config, key="tr_ref_map")
-    # the reference is drawn as outlines on each map, so two columns stay readable at 1000 px
-    cols = st.columns(max(1, len(view.attention)))
-    for col, (arch, att) in zip(cols, view.attention.items()):
-        with col:
+    # one map under the other, each the full width: side by side, a 30-word verse left each map
+    # about 50 px for its 30 source columns at 1000 px (the labels and colour bar take the rest)
+    for arch, att in view.attention.items():
+        with st.container():
             st.markdown(f"**{arch}** reading the reference" +
                         (" (mean of layers and heads)" if arch == "transformer" else "") +
                         f"; {REFERENCES[reference]} links outlined")

@@ -86,9 +86,11 @@ def learning_curve_figure(histories: dict[str, list[dict]], best_steps: dict[str
                           row=1, col=1)
         for step in (restarts or {}).get(name, []):
             for col in (1, 2):
-                fig.add_vline(x=step, line=dict(color=color, dash="dot", width=1.5), row=1, col=col,
-                              annotation_text=f"{escape(name)} restarted" if col == 1 else None,
-                              annotation_position="bottom right", annotation_font_size=10)
+                # the label once, on the BLEU panel (any annotation_* argument alone makes plotly
+                # draw its placeholder "new text")
+                label = (dict(annotation_text=f"{escape(name)} restarted", annotation_position="bottom right",
+                              annotation_font_size=10) if col == 1 else {})
+                fig.add_vline(x=step, line=dict(color=color, dash="dot", width=1.5), row=1, col=col, **label)
     fig.update_xaxes(title_text="training step")
     fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(orientation="h", y=1.12, yanchor="bottom", x=0))

@@ -121,5 +121,6 @@ def test_learning_curve_marks_each_restart_on_both_panels():
     fig = learning_curve_figure({"rnnsearch": history, "seq2seq": history}, {}, {"rnnsearch": [500], "seq2seq": []})
     lines = [s for s in fig.layout.shapes if s.type == "line"]
     assert sorted((s.x0, s.xref) for s in lines) == [(500, "x"), (500, "x2")]
-    assert [a.text for a in fig.layout.annotations if "restarted" in (a.text or "")] == ["rnnsearch restarted"]
+    titles = ["dev BLEU (greedy)", "dev loss (nats per token)"]
+    assert [a.text for a in fig.layout.annotations] == titles + ["rnnsearch restarted"]  # nothing else drawn
     assert not learning_curve_figure({"rnnsearch": history}).layout.shapes  # no restarts: nothing drawn
