@@ -327,8 +327,8 @@ def warm_start(out_dir: Path, tag: str, cfg: NetConfig, protos: dict, model: nn.
     step = int(card["best_step"])
     best = next(h for h in card["dev_history"] if h["step"] == step)
     return {"step": step, "epoch": int(best["epoch"]), "history": [h for h in card["dev_history"] if h["step"] <= step],
-            "runs": card.get("runs") or [], "from": wpath.name,
-            "rewarm_from": step, "rewarms": list(card.get("rewarms") or [])}
+            "runs": card.get("runs") or [], "from": wpath.name, "elapsed": float(card.get("training_time_s") or 0.0),
+            "rewarms": list(card.get("rewarms") or [])}
 
 
 def dev_bleu(model, dev_pairs, sp_src, sp_tgt, device, batch: int = 64) -> float:
@@ -388,8 +388,13 @@ def main(argv=None) -> None:
     model = build_model(cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98))
     warmup = args.warmup
-    rewarm: dict = {"from": None}  # set by a warm start; the schedule reads it at every step
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, warmup, rewarm["from"]))
+    rewarms: list[int] = []  # steps at which a warm start re-initialised the optimiser; the schedule
+    # re-warms from the last of them, so it reads the list at every step
+
+    def schedule(s: int) -> float:
+        return lr_factor(s, warmup, rewarms[-1] if rewarms else None)
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
     loss_fn = nn.CrossEntropyLoss(ignore_index=PAD, label_smoothing=0.1)
     train = encode_pairs(data["split"]["train"], data["sp_src"], data["sp_tgt"])
     dev = encode_pairs(data["split"]["dev"][:300], data["sp_src"], data["sp_tgt"])
@@ -401,7 +406,6 @@ def main(argv=None) -> None:
     ckpt = args.checkpoints / f"translation-{tag}.pt"
     best_ckpt = args.checkpoints / f"translation-{tag}.best.pt"
     step, epoch, elapsed, history, b_pos, earlier, finished = 0, 0, 0.0, [], 0, [], ""
-    rewarms: list[int] = []  # steps at which a warm start re-initialised the optimiser
     sitting_start = time.time()
     stateful = {"model": model, "opt": opt, "sched": sched}
     state = (restore_checkpoint(ckpt, device, expect={"config": cfg.to_dict()}, **stateful)
@@ -413,22 +417,19 @@ def main(argv=None) -> None:
         history = list(state.get("history", []))
         earlier = state.get("runs", [])
         finished = state.get("finished", "")
-        rewarm["from"] = state.get("rewarm_from")
-        rewarms = list(state.get("rewarms", []))
+        rewarms[:] = state.get("rewarms", [])
         if finished.startswith("step cap") and step < args.max_steps:
             finished = ""  # a higher cap given: train on
         print(f"resumed {ckpt} at step {step}, {elapsed / 60:.1f} min trained" +
               (f"; training had finished ({finished}): evaluating and exporting" if finished else ""))
     elif args.resume and (warm := warm_start(args.out, tag, cfg, data["protos"], model, device)) is not None:
         step, epoch, history, earlier = warm["step"], warm["epoch"], warm["history"], warm["runs"]
-        elapsed = sum(60 * r.get("minutes", 0.0) for r in earlier)
+        elapsed = warm["elapsed"]  # the card's training time, as a checkpoint would hold it
         b_pos = step - batches_before(train, args.max_tokens, args.seed, epoch)
-        rewarm["from"] = step
-        rewarms = warm["rewarms"] + [step]
+        rewarms[:] = warm["rewarms"] + [step]
         for g in opt.param_groups:  # the schedule continues at the exported step
             g["initial_lr"] = lr
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, warmup, rewarm["from"]),
-                                                  last_epoch=step - 1)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule, last_epoch=step - 1)
         stateful["sched"] = sched
         if step >= args.max_steps:
             finished = f"step cap {args.max_steps}"
@@ -447,7 +448,7 @@ def main(argv=None) -> None:
     def checkpoint():
         save_checkpoint(ckpt, stateful, step=step, epoch=epoch, elapsed=elapsed, batch_in_epoch=b_pos,
                         config=cfg.to_dict(), history=history, runs=sittings.at_checkpoint(step), finished=finished,
-                        rewarm_from=rewarm["from"], rewarms=rewarms)
+                        rewarms=rewarms)
 
     @torch.inference_mode()
     def dev_loss():

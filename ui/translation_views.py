@@ -220,15 +220,14 @@ def show_reference_tab(folder: str, verse: dict | None, config: dict) -> None:
     # one map under the other, each the full width: side by side, a 30-word verse left each map
     # about 50 px for its 30 source columns at 1000 px (the labels and colour bar take the rest)
     for arch, att in view.attention.items():
-        with st.container():
-            st.markdown(f"**{arch}** reading the reference" +
-                        (" (mean of layers and heads)" if arch == "transformer" else "") +
-                        f"; {REFERENCES[reference]} links outlined")
-            fig = add_link_markers(attention_heatmap(att, view.es_words, view.en_words), view.links,
-                                   REFERENCES[reference])
-            st.plotly_chart(fig, config=config, key=f"tr_ref_{arch}")
-            if view.scores.get(arch, {}).get("words"):
-                st.caption(_scores_caption(view.scores[arch]))
+        st.markdown(f"**{arch}** reading the reference" +
+                    (" (mean of layers and heads)" if arch == "transformer" else "") +
+                    f"; {REFERENCES[reference]} links outlined")
+        fig = add_link_markers(attention_heatmap(att, view.es_words, view.en_words), view.links,
+                               REFERENCES[reference])
+        st.plotly_chart(fig, config=config, key=f"tr_ref_{arch}")
+        if view.scores.get(arch, {}).get("words"):
+            st.caption(_scores_caption(view.scores[arch]))
     u = view.scores.get("uniform")
     if u and u.get("words"):
         st.caption(f"Chance (uniform attention) on this verse: mass {u['mass']:.2f}, hits {u['hit']:.2f}, "
