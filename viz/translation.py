@@ -86,11 +86,12 @@ def learning_curve_figure(histories: dict[str, list[dict]], best_steps: dict[str
                           row=1, col=1)
         for step in (restarts or {}).get(name, []):
             for col in (1, 2):
-                # the label once, on the BLEU panel (any annotation_* argument alone makes plotly
-                # draw its placeholder "new text")
-                label = (dict(annotation_text=f"{escape(name)} restarted", annotation_position="bottom right",
-                              annotation_font_size=10) if col == 1 else {})
-                fig.add_vline(x=step, line=dict(color=color, dash="dot", width=1.5), row=1, col=col, **label)
+                fig.add_vline(x=step, line=dict(color=color, dash="dot", width=1.5), row=1, col=col)
+    if any((restarts or {}).values()):
+        # one legend entry says what the dotted lines are: a text label per line overlapped its
+        # neighbours when two models restarted a few hundred steps apart
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="restarted from exported weights",
+                                 line=dict(color="#888", dash="dot", width=1.5)), row=1, col=1)
     fig.update_xaxes(title_text="training step")
     fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(orientation="h", y=1.12, yanchor="bottom", x=0))

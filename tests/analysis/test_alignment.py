@@ -122,5 +122,7 @@ def test_learning_curve_marks_each_restart_on_both_panels():
     lines = [s for s in fig.layout.shapes if s.type == "line"]
     assert sorted((s.x0, s.xref) for s in lines) == [(500, "x"), (500, "x2")]
     titles = ["dev BLEU (greedy)", "dev loss (nats per token)"]
-    assert [a.text for a in fig.layout.annotations] == titles + ["rnnsearch restarted"]  # nothing else drawn
-    assert not learning_curve_figure({"rnnsearch": history}).layout.shapes  # no restarts: nothing drawn
+    assert [a.text for a in fig.layout.annotations] == titles  # no per-line labels to overlap
+    assert [d.name for d in fig.data if d.showlegend is not False][-1] == "restarted from exported weights"
+    plain = learning_curve_figure({"rnnsearch": history})
+    assert not plain.layout.shapes and "restarted from exported weights" not in [d.name for d in plain.data]
