@@ -161,8 +161,12 @@ def significance_lines(cards: dict[str, dict]) -> list[str]:
             steps = comparison.get("train_steps") or {}
             a, b = steps.get(test["system"]), steps.get(test["baseline"])
             if a is not None and b is not None and a != b:
-                line += (f" Trained for {a:,} and {b:,} steps: unequal budgets, so the gap is not the "
-                         "architectures' alone.")
+                # a bigger budget can only flatter the model that had it: when the better model
+                # trained for fewer steps, the budget cannot be what put it ahead
+                better_had_fewer = (a < b) == (test["system_bleu"] > test["baseline_bleu"])
+                line += (f" Trained for {a:,} and {b:,} steps: " +
+                         ("the better model had fewer, so its lead is not a bigger budget's." if better_had_fewer
+                          else "unequal budgets, so the gap is not the architectures' alone."))
             lines.append(line)
     return lines
 

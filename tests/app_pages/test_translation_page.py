@@ -155,6 +155,12 @@ def test_paired_tests_and_stopping_say_when_budgets_differ_and_runs_restarted():
     assert line.startswith("rnnsearch 19.00 vs seq2seq 5.80 BLEU: p = 0.0010 (1000 paired bootstrap resamples), "
                            "a significant gain at p < 0.05.")
     assert "Trained for 5,000 and 2,000 steps: unequal budgets" in line
+    fewer = {**comparison, "train_steps": {"rnnsearch": 9000, "seq2seq": 10000}}
+    assert significance_lines({"rnnsearch": {"comparison": fewer}})[0].endswith(
+        "Trained for 9,000 and 10,000 steps: the better model had fewer, so its lead is not a bigger budget's.")
+    worse = {**fewer, "rnnsearch_vs_seq2seq_paired_bootstrap": {**test, "system_bleu": 4.0, "significant_gain": False}}
+    assert "Trained for 9,000 and 10,000 steps: unequal budgets" in significance_lines(
+        {"rnnsearch": {"comparison": worse}})[0]
     equal = {**comparison, "train_steps": {"rnnsearch": 2000, "seq2seq": 2000}}
     assert "unequal" not in significance_lines({"rnnsearch": {"comparison": equal}})[0]
     cards = {"rnnsearch": {"stopped_by": "step cap 5000", "rewarms": [2000]}, "seq2seq": {"stopped_by": "step cap 2000"}}
