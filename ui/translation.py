@@ -163,7 +163,8 @@ def significance_lines(cards: dict[str, dict]) -> list[str]:
             if a is not None and b is not None and a != b:
                 # a bigger budget can only flatter the model that had it: when the better model
                 # trained for fewer steps, the budget cannot be what put it ahead
-                better_had_fewer = (a < b) == (test["system_bleu"] > test["baseline_bleu"])
+                gain = test["system_bleu"] - test["baseline_bleu"]  # a tie has no better model
+                better_had_fewer = gain != 0 and (a < b) == (gain > 0)
                 line += (f" Trained for {a:,} and {b:,} steps: " +
                          ("the better model had fewer, so its lead is not a bigger budget's." if better_had_fewer
                           else "unequal budgets, so the gap is not the architectures' alone."))

@@ -161,6 +161,10 @@ def test_paired_tests_and_stopping_say_when_budgets_differ_and_runs_restarted():
     worse = {**fewer, "rnnsearch_vs_seq2seq_paired_bootstrap": {**test, "system_bleu": 4.0, "significant_gain": False}}
     assert "Trained for 9,000 and 10,000 steps: unequal budgets" in significance_lines(
         {"rnnsearch": {"comparison": worse}})[0]
+    tie = {**fewer, "rnnsearch_vs_seq2seq_paired_bootstrap": {**test, "system_bleu": 5.8, "significant_gain": False}}
+    tie["train_steps"] = {"rnnsearch": 10000, "seq2seq": 9000}
+    assert "Trained for 10,000 and 9,000 steps: unequal budgets" in significance_lines(
+        {"rnnsearch": {"comparison": tie}})[0]
     equal = {**comparison, "train_steps": {"rnnsearch": 2000, "seq2seq": 2000}}
     assert "unequal" not in significance_lines({"rnnsearch": {"comparison": equal}})[0]
     cards = {"rnnsearch": {"stopped_by": "step cap 5000", "rewarms": [2000]}, "seq2seq": {"stopped_by": "step cap 2000"}}
